@@ -1,0 +1,316 @@
+//! Configuration from environment variables, read and validated once at start-up. A bad value
+//! fails the function's init with a message naming the variable; an empty value counts as unset
+//! (SAM and the console pass empty strings for parameters left blank).
+
+use crate::error::ConfigError;
+use crate::ids::{self, Capabilities};
+
+/// Who may be attached as a supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupervisorPolicy {
+    /// `ALLOWED_SUPERVISOR_USER_IDS=*`: anyone (explicit opt-in).
+    Anyone,
+    /// These user IDs only.
+    Only(Vec<String>),
+}
+
+/// Channels MonitorContact supports.
+pub const MONITORABLE_CHANNELS: [&str; 2] = ["VOICE", "CHAT"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The region the function (and its Connect client) runs in.
+    pub region: String,
+    pub default_supervisor: Option<String>,
+    pub supervisors: SupervisorPolicy,
+    /// `None`: every instance.
+    pub allowed_instances: Option<Vec<String>>,
+    pub default_capabilities: Capabilities,
+    pub allow_barge: bool,
+    pub trigger_event_types: Vec<String>,
+    pub monitored_channels: Vec<String>,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env(region: &str) -> Result<Config, ConfigError> {
+        Config::from_lookup(region, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (a stand-in for the environment in tests and local runs).
+    pub fn from_lookup(region: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let fail = |variable: &'static str, message: String| ConfigError { variable, message };
+
+        if region.is_empty() {
+            return Err(fail(
+                "AWS_REGION",
+                "AWS_REGION is not set: the function needs its region".into(),
+            ));
+        }
+
+        const DEFAULT: &str = "DEFAULT_SUPERVISOR_USER_ID";
+        let default_supervisor = match get(DEFAULT) {
+            Some(v) => {
+                let v = v.trim().to_owned();
+                ids::identifier(DEFAULT, &v, ids::MAX_USER_ID).map_err(|m| fail(DEFAULT, m))?;
+                Some(v)
+            }
+            None => None,
+        };
+
+        const ALLOWED: &str = "ALLOWED_SUPERVISOR_USER_IDS";
+        let supervisors = match get(ALLOWED) {
+            Some(v) if v.trim() == "*" => SupervisorPolicy::Anyone,
+            Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, ids::MAX_USER_ID)?),
+            None => SupervisorPolicy::Only(default_supervisor.iter().cloned().collect()),
+        };
+        if supervisors == SupervisorPolicy::Only(Vec::new()) {
+            return Err(fail(
+                ALLOWED,
+                format!(
+                    "{ALLOWED} and {DEFAULT} are both unset: no supervisor could ever be attached; set at least one"
+                ),
+            ));
+        }
+
+        const INSTANCES: &str = "ALLOWED_INSTANCE_IDS";
+        let allowed_instances = get(INSTANCES)
+            .map(|v| id_list(INSTANCES, &v, ids::MAX_INSTANCE_ID))
+            .transpose()?;
+
+        const BARGE: &str = "ALLOW_BARGE";
+        let allow_barge = match get(BARGE).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(fail(BARGE, format!("{BARGE} must be true or false"))),
+        };
+
+        const CAPS: &str = "DEFAULT_MONITOR_CAPABILITIES";
+        let default_capabilities = match get(CAPS) {
+            Some(v) => Capabilities::parse_csv(CAPS, &v)
+                .map_err(|m| fail(CAPS, m))?
+                .unwrap_or(Capabilities::SilentMonitor),
+            None => Capabilities::SilentMonitor,
+        };
+        if default_capabilities.includes_barge() && !allow_barge {
+            return Err(fail(CAPS, format!("{CAPS} includes BARGE but {BARGE} is not true")));
+        }
+
+        const TRIGGERS: &str = "TRIGGER_EVENT_TYPES";
+        let trigger_event_types = word_list(TRIGGERS, get(TRIGGERS).as_deref().unwrap_or("CONNECTED_TO_AGENT"))?;
+
+        const CHANNELS: &str = "MONITORED_CHANNELS";
+        let monitored_channels = word_list(CHANNELS, get(CHANNELS).as_deref().unwrap_or("VOICE,CHAT"))?;
+        if let Some(_unsupported) = monitored_channels
+            .iter()
+            .find(|c| !MONITORABLE_CHANNELS.contains(&c.as_str()))
+        {
+            return Err(fail(
+                CHANNELS,
+                format!("{CHANNELS} may list only VOICE and CHAT: MonitorContact supports no other channel"),
+            ));
+        }
+
+        Ok(Config {
+            region: region.to_owned(),
+            default_supervisor,
+            supervisors,
+            allowed_instances,
+            default_capabilities,
+            allow_barge,
+            trigger_event_types,
+            monitored_channels,
+        })
+    }
+
+    pub fn supervisor_allowed(&self, user_id: &str) -> bool {
+        match &self.supervisors {
+            SupervisorPolicy::Anyone => true,
+            SupervisorPolicy::Only(ids) => ids.iter().any(|id| id == user_id),
+        }
+    }
+
+    pub fn instance_allowed(&self, instance_id: &str) -> bool {
+        self.allowed_instances
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|id| id == instance_id))
+    }
+}
+
+/// A non-empty comma-separated list of identifiers.
+fn id_list(variable: &'static str, value: &str, max: usize) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for entry in ids::csv(value) {
+        ids::identifier(&format!("each entry of {variable}"), entry, max)
+            .map_err(|message| ConfigError { variable, message })?;
+        out.push(entry.to_owned());
+    }
+    if out.is_empty() {
+        return Err(ConfigError {
+            variable,
+            message: format!("{variable} lists no IDs"),
+        });
+    }
+    Ok(out)
+}
+
+/// A non-empty comma-separated list of upper-case words (event types, channels).
+fn word_list(variable: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    let out: Vec<String> = ids::csv(value).map(str::to_owned).collect();
+    if out.is_empty() {
+        return Err(ConfigError {
+            variable,
+            message: format!("{variable} lists nothing"),
+        });
+    }
+    if !out
+        .iter()
+        .all(|w| w.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+    {
+        return Err(ConfigError {
+            variable,
+            message: format!("{variable} entries must be upper-case words such as CONNECTED_TO_AGENT"),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUP: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup("us-east-1", |name| {
+            vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    fn ok(vars: &[(&str, &str)]) -> Config {
+        match load(vars) {
+            Ok(c) => c,
+            Err(e) => panic!("{vars:?}: {e}"),
+        }
+    }
+
+    fn fails_on(vars: &[(&str, &str)]) -> &'static str {
+        match load(vars) {
+            Ok(c) => panic!("{vars:?} should fail, got {c:?}"),
+            Err(e) => {
+                assert!(e.message.contains(e.variable), "message names the variable: {e}");
+                e.variable
+            }
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)]);
+        assert_eq!(c.default_supervisor.as_deref(), Some(SUP));
+        assert_eq!(c.supervisors, SupervisorPolicy::Only(vec![SUP.into()]));
+        assert_eq!(c.allowed_instances, None);
+        assert_eq!(c.default_capabilities, Capabilities::SilentMonitor);
+        assert!(!c.allow_barge);
+        assert_eq!(c.trigger_event_types, ["CONNECTED_TO_AGENT"]);
+        assert_eq!(c.monitored_channels, ["VOICE", "CHAT"]);
+        assert!(c.supervisor_allowed(SUP));
+        assert!(!c.supervisor_allowed("someone-else"));
+        assert!(c.instance_allowed("any"));
+    }
+
+    #[test]
+    fn allow_lists() {
+        let c = ok(&[
+            ("ALLOWED_SUPERVISOR_USER_IDS", "a, b"),
+            ("ALLOWED_INSTANCE_IDS", "i1,i2"),
+        ]);
+        assert_eq!(c.default_supervisor, None);
+        assert!(c.supervisor_allowed("a") && c.supervisor_allowed("b") && !c.supervisor_allowed("c"));
+        assert!(c.instance_allowed("i2") && !c.instance_allowed("i3"));
+        let c = ok(&[("ALLOWED_SUPERVISOR_USER_IDS", "*")]);
+        assert!(c.supervisor_allowed("anyone-at-all"));
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("ALLOWED_INSTANCE_IDS", ""),
+            ("ALLOW_BARGE", " "),
+        ]);
+        assert_eq!(c.allowed_instances, None);
+        assert!(!c.allow_barge);
+    }
+
+    #[test]
+    fn barge() {
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("ALLOW_BARGE", "TRUE"),
+            ("DEFAULT_MONITOR_CAPABILITIES", "SILENT_MONITOR,BARGE"),
+        ]);
+        assert!(c.allow_barge);
+        assert_eq!(c.default_capabilities, Capabilities::SilentMonitorAndBarge);
+        assert_eq!(
+            fails_on(&[
+                ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+                ("DEFAULT_MONITOR_CAPABILITIES", "BARGE")
+            ]),
+            "DEFAULT_MONITOR_CAPABILITIES"
+        );
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("ALLOW_BARGE", "yes")]),
+            "ALLOW_BARGE"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(fails_on(&[]), "ALLOWED_SUPERVISOR_USER_IDS");
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", "not/valid")]),
+            "DEFAULT_SUPERVISOR_USER_ID"
+        );
+        assert_eq!(
+            fails_on(&[("ALLOWED_SUPERVISOR_USER_IDS", ",,")]),
+            "ALLOWED_SUPERVISOR_USER_IDS"
+        );
+        assert_eq!(
+            fails_on(&[("ALLOWED_SUPERVISOR_USER_IDS", "a,b c")]),
+            "ALLOWED_SUPERVISOR_USER_IDS"
+        );
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("ALLOWED_INSTANCE_IDS", "x/y")]),
+            "ALLOWED_INSTANCE_IDS"
+        );
+        assert_eq!(
+            fails_on(&[
+                ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+                ("DEFAULT_MONITOR_CAPABILITIES", "LISTEN")
+            ]),
+            "DEFAULT_MONITOR_CAPABILITIES"
+        );
+        assert_eq!(
+            fails_on(&[
+                ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+                ("TRIGGER_EVENT_TYPES", "connected")
+            ]),
+            "TRIGGER_EVENT_TYPES"
+        );
+        assert_eq!(
+            fails_on(&[
+                ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+                ("MONITORED_CHANNELS", "VOICE,TASK")
+            ]),
+            "MONITORED_CHANNELS"
+        );
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("MONITORED_CHANNELS", ",")]),
+            "MONITORED_CHANNELS"
+        );
+        let no_region = Config::from_lookup("", |_| Some(SUP.to_owned()));
+        assert_eq!(no_region.map_err(|e| e.variable), Err("AWS_REGION"));
+    }
+}

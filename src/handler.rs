@@ -1,0 +1,282 @@
+//! The handler: event → validated request → one Connect call → outcome, bounded by the
+//! invocation's deadline, and one log line per invocation.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
+
+use crate::config::Config;
+use crate::connect::Connect;
+use crate::error::{ErrorKind, MonitorError};
+use crate::event::{self, Source};
+use crate::outcome::Outcome;
+use crate::request::{Decision, MonitorRequest, Validated, validate};
+
+/// Time kept back from the invocation's deadline to report the outcome: the function answers
+/// `DeadlineExceeded` itself rather than being killed by Lambda with no answer at all.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
+
+/// What the handler needs, built once at init.
+pub struct App<C> {
+    pub config: Config,
+    pub connect: C,
+}
+
+/// Handles one invocation. The payload is taken raw so that every problem with it, including the
+/// wrong JSON types, becomes one of this function's typed errors.
+pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<Box<RawValue>>) -> Result<Outcome, MonitorError> {
+    let started = Instant::now();
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+    let mut line = LogLine::default();
+    let result = process(app, event.payload.get(), &event.context.request_id, deadline, &mut line).await;
+    line.emit(&result, started.elapsed());
+    result
+}
+
+async fn process<C: Connect>(
+    app: &App<C>,
+    payload: &str,
+    request_id: &str,
+    deadline: SystemTime,
+    line: &mut LogLine,
+) -> Result<Outcome, MonitorError> {
+    let intent = event::read(payload, request_id)?;
+    line.source = Some(intent.source);
+    let validated = validate(&intent, &app.config)?;
+    line.record_validated(&validated);
+    let request = match validated.decide(&app.config)? {
+        Decision::Skip(reason) => {
+            return Ok(Outcome::Skipped {
+                reason,
+                contact_id: validated.contact_id,
+            });
+        }
+        Decision::Monitor(request) => request,
+    };
+    line.record_request(&request);
+    let budget = deadline
+        .duration_since(SystemTime::now())
+        .ok()
+        .and_then(|left| left.checked_sub(DEADLINE_MARGIN))
+        .filter(|budget| !budget.is_zero())
+        .ok_or_else(|| deadline_exceeded("before calling Connect"))?;
+    let monitoring = match tokio::time::timeout(budget, app.connect.start_monitoring(&request)).await {
+        Ok(answer) => answer.map_err(|failure| failure.explain(&request))?,
+        Err(_elapsed) => return Err(deadline_exceeded("while waiting for Connect (including retries)")),
+    };
+    Ok(Outcome::Started {
+        contact_arn: monitoring.contact_arn,
+        monitor_contact_id: monitoring.contact_id,
+        contact_id: request.contact_id,
+        user_id: request.user_id,
+        client_token: request.client_token,
+    })
+}
+
+fn deadline_exceeded(when: &str) -> MonitorError {
+    MonitorError::new(
+        ErrorKind::DeadlineExceeded,
+        format!(
+            "the invocation ran out of time {when}; monitoring may or may not have started: retrying the same event is safe (same ClientToken). Contact flows wait at most 8 s; raise the function's timeout if Connect is slow"
+        ),
+    )
+}
+
+/// The one log line of an invocation. It holds validated identifiers only: never the raw event,
+/// the customer's endpoint or contact attributes.
+#[derive(Default)]
+struct LogLine {
+    source: Option<Source>,
+    event_id: Option<String>,
+    instance_id: Option<String>,
+    contact_id: Option<String>,
+    user_id: Option<String>,
+    client_token: Option<String>,
+}
+
+impl LogLine {
+    fn record_validated(&mut self, v: &Validated) {
+        self.event_id = Some(v.event_id.clone());
+        self.instance_id = Some(v.instance_id.clone());
+        self.contact_id = Some(v.contact_id.clone());
+        self.user_id.clone_from(&v.user_id);
+    }
+
+    fn record_request(&mut self, r: &MonitorRequest) {
+        self.user_id = Some(r.user_id.clone());
+        self.client_token = Some(r.client_token.clone());
+    }
+
+    fn emit(&self, result: &Result<Outcome, MonitorError>, elapsed: Duration) {
+        let source = self.source.map(Source::as_str);
+        let (event_id, instance, contact) = (
+            self.event_id.as_deref(),
+            self.instance_id.as_deref(),
+            self.contact_id.as_deref(),
+        );
+        let (supervisor, client_token) = (self.user_id.as_deref(), self.client_token.as_deref());
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        macro_rules! line {
+            ($level:ident, $outcome:expr, $message:expr) => {
+                tracing::$level!(
+                    source,
+                    event_id,
+                    instance,
+                    contact,
+                    supervisor,
+                    client_token,
+                    outcome = $outcome,
+                    duration_ms,
+                    "{}",
+                    $message
+                )
+            };
+        }
+        match result {
+            Ok(outcome) => line!(info, outcome.label(), "monitor-contact"),
+            Err(e) => match e.kind {
+                ErrorKind::UnrecognizedEvent
+                | ErrorKind::InvalidEvent
+                | ErrorKind::SupervisorNotAllowed
+                | ErrorKind::InstanceNotAllowed
+                | ErrorKind::BargeNotAllowed
+                | ErrorKind::ContactNotFound
+                | ErrorKind::SupervisorUnavailable => line!(warn, e.kind.as_str(), e.message),
+                ErrorKind::IdempotencyConflict
+                | ErrorKind::AccessDenied
+                | ErrorKind::Throttled
+                | ErrorKind::ConnectUnavailable
+                | ErrorKind::DeadlineExceeded => line!(error, e.kind.as_str(), e.message),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::{ConnectFailure, Monitoring};
+    use std::sync::Mutex;
+
+    /// A Connect stand-in that records calls and answers from a script.
+    struct Scripted {
+        calls: Mutex<Vec<MonitorRequest>>,
+        answer: Result<Monitoring, ConnectFailure>,
+        delay: Duration,
+    }
+
+    impl Connect for Scripted {
+        async fn start_monitoring(&self, request: &MonitorRequest) -> Result<Monitoring, ConnectFailure> {
+            if let Ok(mut calls) = self.calls.lock() {
+                calls.push(request.clone());
+            }
+            tokio::time::sleep(self.delay).await;
+            self.answer.clone()
+        }
+    }
+
+    const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
+
+    fn app(answer: Result<Monitoring, ConnectFailure>, delay: Duration) -> App<Scripted> {
+        let config = Config::from_lookup("us-east-1", |n| {
+            (n == "DEFAULT_SUPERVISOR_USER_ID").then(|| SUP.to_owned())
+        });
+        match config {
+            Ok(config) => App {
+                config,
+                connect: Scripted {
+                    calls: Mutex::new(Vec::new()),
+                    answer,
+                    delay,
+                },
+            },
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn event(json: &str, deadline_in: Duration) -> LambdaEvent<Box<RawValue>> {
+        let payload = match RawValue::from_string(json.to_owned()) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = "req-1".into();
+        let deadline = SystemTime::now() + deadline_in;
+        context.deadline = deadline
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        LambdaEvent::new(payload, context)
+    }
+
+    const DIRECT: &str = r#"{"InstanceId":"i1","ContactId":"c1","EventId":"e1"}"#;
+
+    fn started() -> Result<Monitoring, ConnectFailure> {
+        Ok(Monitoring {
+            contact_id: "m1".into(),
+            contact_arn: "arn:aws:connect:us-east-1:111122223333:instance/i1/contact/m1".into(),
+        })
+    }
+
+    fn calls(app: &App<Scripted>) -> usize {
+        app.connect.calls.lock().map(|c| c.len()).unwrap_or(usize::MAX)
+    }
+
+    #[tokio::test]
+    async fn started_outcome_carries_the_request() {
+        let app = app(started(), Duration::ZERO);
+        let outcome = handle(&app, event(DIRECT, Duration::from_secs(5))).await;
+        let token = crate::token::client_token("e1", "i1", "c1", SUP);
+        assert_eq!(
+            outcome,
+            Ok(Outcome::Started {
+                contact_arn: "arn:aws:connect:us-east-1:111122223333:instance/i1/contact/m1".into(),
+                monitor_contact_id: "m1".into(),
+                contact_id: "c1".into(),
+                user_id: SUP.into(),
+                client_token: token,
+            })
+        );
+        assert_eq!(calls(&app), 1);
+    }
+
+    #[tokio::test]
+    async fn invalid_events_never_reach_connect() {
+        let app = app(started(), Duration::ZERO);
+        for json in [
+            r#"{"InstanceId":"i1"}"#,
+            "{}",
+            r#"{"InstanceId":"i1","ContactId":"c1","UserId":"intruder"}"#,
+        ] {
+            assert!(
+                handle(&app, event(json, Duration::from_secs(5))).await.is_err(),
+                "{json}"
+            );
+        }
+        assert_eq!(calls(&app), 0);
+    }
+
+    #[tokio::test]
+    async fn connect_failures_are_explained() {
+        let app = app(Err(ConnectFailure::NotFound("gone".into())), Duration::ZERO);
+        let e = handle(&app, event(DIRECT, Duration::from_secs(5))).await.err();
+        assert_eq!(e.map(|e| e.kind), Some(ErrorKind::ContactNotFound));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_connect_is_cut_off_before_the_deadline() {
+        let app = app(started(), Duration::from_secs(60));
+        let e = handle(&app, event(DIRECT, Duration::from_secs(2))).await.err();
+        assert_eq!(e.map(|e| e.kind), Some(ErrorKind::DeadlineExceeded));
+        assert_eq!(calls(&app), 1);
+    }
+
+    #[tokio::test]
+    async fn no_time_left_means_no_call() {
+        let app = app(started(), Duration::ZERO);
+        let e = handle(&app, event(DIRECT, Duration::from_millis(100))).await.err();
+        assert_eq!(e.map(|e| e.kind), Some(ErrorKind::DeadlineExceeded));
+        assert_eq!(calls(&app), 0);
+    }
+}

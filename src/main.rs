@@ -1,0 +1,23 @@
+//! The Lambda entry point: logging, configuration and the Connect client, once; then the runtime.
+
+use aws_config::BehaviorVersion;
+use lambda_runtime::{Error, service_fn};
+use monitor_contact::{App, Config, connect, handle};
+
+// One invocation at a time per execution environment: a single-threaded runtime starts faster and
+// needs less memory than the multi-threaded default.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL (or RUST_LOG).
+    lambda_runtime::tracing::init_default_subscriber();
+
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
+    let config = Config::from_env(&region).inspect_err(|e| tracing::error!("{e}"))?;
+    let app = App {
+        config,
+        connect: connect::client(&sdk),
+    };
+
+    lambda_runtime::run(service_fn(|event| handle(&app, event))).await
+}

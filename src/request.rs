@@ -1,0 +1,497 @@
+//! From the values an event supplied to one validated request: validation first (every field, before
+//! any network call), then the skip rules, then the policy (allow-lists, barge).
+
+use crate::config::Config;
+use crate::error::{ErrorKind, MonitorError};
+use crate::event::{BOTH_INSTANCE_FIELDS, Field, Intent, Source};
+use crate::ids::{self, Capabilities};
+use crate::loose::Loose;
+use crate::outcome::SkipReason;
+use crate::token;
+
+/// A request that passed validation. Skip rules and policy are not applied yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validated {
+    pub source: Source,
+    pub event_id: String,
+    pub instance_id: String,
+    pub contact_id: String,
+    /// `None`: the event names no supervisor.
+    pub user_id: Option<String>,
+    /// `None`: the event names none.
+    pub capabilities: Option<Capabilities>,
+    /// Given explicitly by a direct invocation or custom event.
+    pub client_token: Option<String>,
+    pub initiation_method: Option<String>,
+    /// Amazon Connect contact events only: (event type, channel).
+    pub contact_event: Option<(String, String)>,
+}
+
+/// The one call to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorRequest {
+    pub instance_id: String,
+    pub contact_id: String,
+    pub user_id: String,
+    pub capabilities: Capabilities,
+    pub client_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Monitor(MonitorRequest),
+    Skip(SkipReason),
+}
+
+fn string(field: &Field) -> Result<Option<&str>, MonitorError> {
+    match &field.value {
+        None => Ok(None),
+        Some(Loose::Str(s)) => Ok(Some(s)),
+        Some(Loose::List(_)) => Err(MonitorError::invalid(format!(
+            "{} must be a string, got an array",
+            field.path
+        ))),
+        Some(Loose::Other(kind)) => Err(MonitorError::invalid(format!(
+            "{} must be a string, got {kind}",
+            field.path
+        ))),
+    }
+}
+
+fn required(field: &Field) -> Result<&str, MonitorError> {
+    string(field)?.ok_or_else(|| MonitorError::invalid(format!("{} is required", field.path)))
+}
+
+fn checked(
+    field: &Field,
+    value: &str,
+    rule: fn(&str, &str, usize) -> Result<(), String>,
+    max: usize,
+) -> Result<String, MonitorError> {
+    rule(field.path, value, max).map_err(MonitorError::invalid)?;
+    Ok(value.to_owned())
+}
+
+/// Validates every field the event supplied.
+pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorError> {
+    if intent.instance.path == BOTH_INSTANCE_FIELDS {
+        return Err(MonitorError::invalid(
+            "give the instance once: InstanceId or InstanceArn, not both",
+        ));
+    }
+    let instance = ids::instance(intent.instance.path, required(&intent.instance)?).map_err(MonitorError::invalid)?;
+    if let Some(region) = &instance.region
+        && *region != config.region
+    {
+        return Err(MonitorError::invalid(format!(
+            "{} names an instance in {region} but the function runs in {}: deploy the function in the instance's region",
+            intent.instance.path, config.region
+        )));
+    }
+    let contact_id = checked(
+        &intent.contact,
+        required(&intent.contact)?,
+        ids::identifier,
+        ids::MAX_CONTACT_ID,
+    )?;
+    let event_id = checked(
+        &intent.event_id,
+        required(&intent.event_id)?,
+        ids::token_text,
+        ids::MAX_EVENT_ID,
+    )?;
+    let user_id = match string(&intent.user)? {
+        Some(u) => Some(checked(&intent.user, u, ids::identifier, ids::MAX_USER_ID)?),
+        None => None,
+    };
+    let capabilities = match &intent.capabilities.value {
+        None => None,
+        Some(Loose::Str(csv)) if csv.trim().is_empty() => {
+            return Err(MonitorError::invalid(format!(
+                "{} must not be empty: leave it out to use DEFAULT_MONITOR_CAPABILITIES",
+                intent.capabilities.path
+            )));
+        }
+        Some(Loose::Str(csv)) => {
+            Capabilities::parse_csv(intent.capabilities.path, csv).map_err(MonitorError::invalid)?
+        }
+        Some(Loose::List(list)) => Capabilities::parse(intent.capabilities.path, list.iter().map(String::as_str))
+            .map_err(MonitorError::invalid)?,
+        Some(Loose::Other(kind)) => {
+            return Err(MonitorError::invalid(format!(
+                "{} must be an array of strings or a comma-separated string, got {kind}",
+                intent.capabilities.path
+            )));
+        }
+    };
+    let client_token = match string(&intent.client_token)? {
+        Some(t) => Some(checked(
+            &intent.client_token,
+            t,
+            ids::token_text,
+            ids::MAX_CLIENT_TOKEN,
+        )?),
+        None => None,
+    };
+    let initiation_method = string(&intent.initiation_method)?.map(str::to_owned);
+    let contact_event = match &intent.contact_event {
+        Some(state) => Some((
+            required(&state.event_type)?.to_owned(),
+            required(&state.channel)?.to_owned(),
+        )),
+        None => None,
+    };
+    Ok(Validated {
+        source: intent.source,
+        event_id,
+        instance_id: instance.id,
+        contact_id,
+        user_id,
+        capabilities,
+        client_token,
+        initiation_method,
+        contact_event,
+    })
+}
+
+impl Validated {
+    /// Applies the skip rules, then the policy, and derives the ClientToken.
+    ///
+    /// Skips come first: an event that would not start monitoring is skipped even when it names a
+    /// supervisor who is not allowed. The MONITOR rule applies to every source that reports the
+    /// initiation method (contact events and contact flows): monitoring creates a contact of its
+    /// own, and acting on it would start a monitor of the monitor.
+    pub fn decide(&self, config: &Config) -> Result<Decision, MonitorError> {
+        if self.initiation_method.as_deref() == Some("MONITOR") {
+            return Ok(Decision::Skip(SkipReason::MonitorContact));
+        }
+        if let Some((event_type, channel)) = &self.contact_event {
+            if !config.trigger_event_types.contains(event_type) {
+                return Ok(Decision::Skip(SkipReason::NotATriggerEvent));
+            }
+            if !config.monitored_channels.contains(channel) {
+                return Ok(Decision::Skip(SkipReason::ChannelNotMonitored));
+            }
+        }
+        if !config.instance_allowed(&self.instance_id) {
+            return Err(MonitorError::new(
+                ErrorKind::InstanceNotAllowed,
+                format!("instance {} is not in ALLOWED_INSTANCE_IDS", self.instance_id),
+            ));
+        }
+        let user_id = match (&self.user_id, &config.default_supervisor) {
+            (Some(u), _) | (None, Some(u)) => u.clone(),
+            (None, None) => {
+                return Err(MonitorError::invalid(
+                    "the event names no supervisor and DEFAULT_SUPERVISOR_USER_ID is not set: name one in the event (UserId, or the SupervisorUserId parameter of a contact flow) or configure a default",
+                ));
+            }
+        };
+        if !config.supervisor_allowed(&user_id) {
+            return Err(MonitorError::new(
+                ErrorKind::SupervisorNotAllowed,
+                format!("user {user_id} is not an allowed supervisor: add it to ALLOWED_SUPERVISOR_USER_IDS"),
+            ));
+        }
+        let capabilities = self.capabilities.unwrap_or(config.default_capabilities);
+        if capabilities.includes_barge() && !config.allow_barge {
+            return Err(MonitorError::new(
+                ErrorKind::BargeNotAllowed,
+                "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
+            ));
+        }
+        let client_token = match &self.client_token {
+            Some(t) => t.clone(),
+            None => token::client_token(&self.event_id, &self.instance_id, &self.contact_id, &user_id),
+        };
+        Ok(Decision::Monitor(MonitorRequest {
+            instance_id: self.instance_id.clone(),
+            contact_id: self.contact_id.clone(),
+            user_id,
+            capabilities,
+            client_token,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event;
+
+    const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
+    const OTHER: &str = "5a1e5000-0000-4000-8000-000000000002";
+    const INST: &str = "1d2c3b4a-0000-4000-8000-00000000000a";
+    const CONTACT: &str = "c0c0c0c0-0000-4000-8000-000000000001";
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![("DEFAULT_SUPERVISOR_USER_ID", SUP)];
+        vars.extend_from_slice(extra);
+        match Config::from_lookup("us-east-1", |n| {
+            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+        }) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn run(json: &str, config: &Config) -> Result<Decision, MonitorError> {
+        validate(&event::read(json, "req-1")?, config)?.decide(config)
+    }
+
+    fn direct(fields: &str) -> String {
+        format!(r#"{{"InstanceId":"{INST}","ContactId":"{CONTACT}",{fields}"EventId":"e1"}}"#)
+    }
+
+    fn monitor(json: &str, config: &Config) -> MonitorRequest {
+        match run(json, config) {
+            Ok(Decision::Monitor(r)) => r,
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    fn fails(json: &str, config: &Config) -> MonitorError {
+        match run(json, config) {
+            Err(e) => e,
+            other => panic!("{json} should fail: {other:?}"),
+        }
+    }
+
+    fn contact_event(event_type: &str, channel: &str, method: &str) -> String {
+        format!(
+            r#"{{"version":"0","id":"ev-1","detail-type":"Amazon Connect Contact Event","source":"aws.connect",
+            "detail":{{"eventType":"{event_type}","channel":"{channel}","initiationMethod":"{method}","contactId":"{CONTACT}",
+            "instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}"}}}}"#
+        )
+    }
+
+    #[test]
+    fn direct_request_uses_defaults_and_derives_the_token() {
+        let r = monitor(&direct(""), &config(&[]));
+        assert_eq!(r.instance_id, INST);
+        assert_eq!(r.contact_id, CONTACT);
+        assert_eq!(r.user_id, SUP);
+        assert_eq!(r.capabilities, Capabilities::SilentMonitor);
+        assert_eq!(r.client_token, token::client_token("e1", INST, CONTACT, SUP));
+    }
+
+    #[test]
+    fn explicit_client_token_is_used_as_given() {
+        let r = monitor(&direct(r#""ClientToken":"my-token-1","#), &config(&[]));
+        assert_eq!(r.client_token, "my-token-1");
+        let e = fails(
+            &direct(&format!(r#""ClientToken":"{}","#, "t".repeat(501))),
+            &config(&[]),
+        );
+        assert!(e.message.contains("ClientToken must be at most 500"), "{e}");
+    }
+
+    #[test]
+    fn contact_event_skip_rules() {
+        let c = config(&[]);
+        assert_eq!(
+            run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
+            Ok(Decision::Skip(SkipReason::NotATriggerEvent))
+        );
+        assert_eq!(
+            run(&contact_event("CONNECTED_TO_AGENT", "TASK", "API"), &c),
+            Ok(Decision::Skip(SkipReason::ChannelNotMonitored))
+        );
+        assert_eq!(
+            run(&contact_event("CONNECTED_TO_AGENT", "VOICE", "MONITOR"), &c),
+            Ok(Decision::Skip(SkipReason::MonitorContact))
+        );
+        let r = monitor(&contact_event("CONNECTED_TO_AGENT", "CHAT", "INBOUND"), &c);
+        assert_eq!(r.client_token, token::client_token("ev-1", INST, CONTACT, SUP));
+        let c = config(&[("TRIGGER_EVENT_TYPES", "QUEUED"), ("MONITORED_CHANNELS", "VOICE")]);
+        assert!(matches!(
+            run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
+            Ok(Decision::Monitor(_))
+        ));
+        assert_eq!(
+            run(&contact_event("QUEUED", "CHAT", "INBOUND"), &c),
+            Ok(Decision::Skip(SkipReason::ChannelNotMonitored))
+        );
+    }
+
+    #[test]
+    fn contact_event_needs_event_type_and_channel() {
+        let json =
+            contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND").replace(r#""eventType":"CONNECTED_TO_AGENT","#, "");
+        assert!(
+            fails(&json, &config(&[]))
+                .message
+                .contains("detail.eventType is required")
+        );
+    }
+
+    #[test]
+    fn skips_come_before_policy() {
+        let c = config(&[("ALLOWED_INSTANCE_IDS", "some-other-instance")]);
+        assert_eq!(
+            run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
+            Ok(Decision::Skip(SkipReason::NotATriggerEvent))
+        );
+        assert_eq!(
+            fails(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &c).kind,
+            ErrorKind::InstanceNotAllowed
+        );
+    }
+
+    #[test]
+    fn policy_errors() {
+        let c = config(&[]);
+        let e = fails(&direct(&format!(r#""UserId":"{OTHER}","#)), &c);
+        assert_eq!(e.kind, ErrorKind::SupervisorNotAllowed);
+        assert!(e.message.contains("ALLOWED_SUPERVISOR_USER_IDS"));
+        let c = config(&[("ALLOWED_SUPERVISOR_USER_IDS", "*")]);
+        assert_eq!(monitor(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).user_id, OTHER);
+        let e = fails(
+            &direct(r#""AllowedMonitorCapabilities":["SILENT_MONITOR","BARGE"],"#),
+            &config(&[]),
+        );
+        assert_eq!(e.kind, ErrorKind::BargeNotAllowed);
+        let c = config(&[("ALLOW_BARGE", "true")]);
+        let r = monitor(&direct(r#""AllowedMonitorCapabilities":"BARGE","#), &c);
+        assert_eq!(r.capabilities, Capabilities::SilentMonitorAndBarge);
+        let c = config(&[("ALLOWED_INSTANCE_IDS", "x1,x2")]);
+        assert_eq!(fails(&direct(""), &c).kind, ErrorKind::InstanceNotAllowed);
+    }
+
+    #[test]
+    fn no_supervisor_anywhere() {
+        let c = match Config::from_lookup("us-east-1", |n| {
+            (n == "ALLOWED_SUPERVISOR_USER_IDS").then(|| "*".to_owned())
+        }) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let e = fails(&direct(""), &c);
+        assert_eq!(e.kind, ErrorKind::InvalidEvent);
+        assert!(e.message.contains("DEFAULT_SUPERVISOR_USER_ID"));
+    }
+
+    #[test]
+    fn instance_region_must_match() {
+        let json = format!(
+            r#"{{"InstanceArn":"arn:aws:connect:eu-west-2:111122223333:instance/{INST}","ContactId":"{CONTACT}"}}"#
+        );
+        let e = fails(&json, &config(&[]));
+        assert!(
+            e.message
+                .contains("InstanceArn names an instance in eu-west-2 but the function runs in us-east-1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn field_errors_name_the_field_and_the_rule() {
+        let c = config(&[]);
+        let cases: &[(&str, &str)] = &[
+            (r#"{"ContactId":"c"}"#, "InstanceId is required"),
+            (r#"{"InstanceId":"i","ContactId":""}"#, "ContactId must not be empty"),
+            (
+                r#"{"InstanceId":"i","ContactId":12}"#,
+                "ContactId must be a string, got a number",
+            ),
+            (
+                r#"{"InstanceId":"i","ContactId":["a"]}"#,
+                "ContactId must be a string, got an array",
+            ),
+            (
+                r#"{"InstanceId":"i/..","ContactId":"c"}"#,
+                "InstanceId may contain only",
+            ),
+            (
+                r#"{"InstanceId":"i","ContactId":"c","UserId":"+15551234567"}"#,
+                "UserId may contain only",
+            ),
+            (
+                r#"{"InstanceId":"i","ContactId":"c","UserId":true}"#,
+                "UserId must be a string, got a boolean",
+            ),
+            (
+                r#"{"InstanceId":"i","ContactId":"c","EventId":"a b"}"#,
+                "EventId may contain only visible ASCII",
+            ),
+            (
+                r#"{"InstanceId":"i","ContactId":"c","AllowedMonitorCapabilities":{}}"#,
+                "AllowedMonitorCapabilities must be an array of strings or a comma-separated string, got an object",
+            ),
+            (
+                r#"{"InstanceId":"i","ContactId":"c","AllowedMonitorCapabilities":["LISTEN"]}"#,
+                "AllowedMonitorCapabilities entry 1 is not a monitor capability",
+            ),
+            (
+                r#"{"InstanceId":"i","ContactId":"c","AllowedMonitorCapabilities":["BARGE","BARGE"]}"#,
+                "more than once",
+            ),
+            (
+                r#"{"InstanceId":"i","InstanceArn":"arn:x","ContactId":"c"}"#,
+                "InstanceId or InstanceArn, not both",
+            ),
+            (
+                r#"{"InstanceArn":"arn:aws:connect:us-east-1:111122223333:queue/q","ContactId":"c"}"#,
+                "InstanceArn must be an instance ID or an Amazon Connect instance ARN",
+            ),
+            (
+                r#"{"Details":{"ContactData":{"ContactId":"c"}}}"#,
+                "Details.ContactData.InstanceARN is required",
+            ),
+            (
+                r#"{"id":"e","detail-type":"Custom","detail":{"InstanceId":"i"}}"#,
+                "detail.ContactId is required",
+            ),
+        ];
+        for (json, expected) in cases {
+            let e = fails(json, &c);
+            assert_eq!(e.kind, ErrorKind::InvalidEvent, "{json}");
+            assert!(e.message.contains(expected), "{json}: {e}");
+            assert!(!e.message.contains("555"), "{json}: the message must not echo values");
+        }
+    }
+
+    #[test]
+    fn contact_flow_rules() {
+        let c = config(&[]);
+        let flow = |method: &str, params: &str| {
+            format!(
+                r#"{{"Name":"ContactFlowEvent","Details":{{"ContactData":{{"ContactId":"{CONTACT}","InitiationMethod":"{method}",
+                "InstanceARN":"arn:aws:connect:us-east-1:111122223333:instance/{INST}","CustomerEndpoint":null}},"Parameters":{{{params}}}}}}}"#
+            )
+        };
+        let r = monitor(&flow("INBOUND", ""), &c);
+        assert_eq!(
+            r.client_token,
+            token::client_token(CONTACT, INST, CONTACT, SUP),
+            "event ID defaults to the ContactId"
+        );
+        let r = monitor(
+            &flow(
+                "INBOUND",
+                r#""EventId":"flow-1","AllowedMonitorCapabilities":"SILENT_MONITOR""#,
+            ),
+            &c,
+        );
+        assert_eq!(r.client_token, token::client_token("flow-1", INST, CONTACT, SUP));
+        assert_eq!(r.capabilities, Capabilities::SilentMonitor);
+        let e = fails(&flow("INBOUND", r#""AllowedMonitorCapabilities":"""#), &c);
+        assert!(
+            e.message
+                .contains("Details.Parameters.AllowedMonitorCapabilities must not be empty"),
+            "{e}"
+        );
+        let e = fails(&flow("INBOUND", r#""SupervisorUserId":"""#), &c);
+        assert!(
+            e.message
+                .contains("Details.Parameters.SupervisorUserId must not be empty"),
+            "{e}"
+        );
+        assert_eq!(
+            run(&flow("MONITOR", ""), &c),
+            Ok(Decision::Skip(SkipReason::MonitorContact))
+        );
+        let e = fails(&flow("INBOUND", &format!(r#""SupervisorUserId":"{OTHER}""#)), &c);
+        assert_eq!(e.kind, ErrorKind::SupervisorNotAllowed);
+    }
+}
