@@ -116,7 +116,7 @@ impl LogLine {
             self.contact_id.as_deref(),
         );
         let (supervisor, client_token) = (self.user_id.as_deref(), self.client_token.as_deref());
-        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         macro_rules! line {
             ($level:ident, $outcome:expr, $message:expr) => {
                 tracing::$level!(
@@ -127,7 +127,7 @@ impl LogLine {
                     supervisor,
                     client_token,
                     outcome = $outcome,
-                    duration_ms,
+                    duration_us,
                     "{}",
                     $message
                 )

@@ -1,0 +1,104 @@
+//! Runs the function once on a sample event, locally, against the local Connect double: no AWS
+//! account, no network beyond 127.0.0.1.
+//!
+//!     cargo run --example local -- events/direct.json
+//!
+//! Prints the function's response (or `{"errorType", "errorMessage"}`) on stdout, the function's log
+//! line on stderr; exits 0 on success or skip, 1 on a function error, 2 on a usage error.
+//! Configuration comes from the environment as in Lambda; variables left unset get local defaults
+//! that fit the sample events (the samples' supervisor is the default and allowed supervisor).
+
+#[path = "../tests/support/connect_double.rs"]
+mod connect_double;
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use connect_double::{ConnectDouble, Scenario};
+use lambda_runtime::{Context, LambdaEvent};
+use monitor_contact::{App, Config, connect, handle};
+use serde_json::value::RawValue;
+
+/// The supervisor the sample events name.
+const SAMPLE_SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
+
+fn local_default(name: &str) -> Option<String> {
+    (name == "DEFAULT_SUPERVISOR_USER_ID").then(|| SAMPLE_SUPERVISOR.to_owned())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .with_target(false)
+        .init();
+
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: cargo run --example local -- events/<file>.json");
+        return ExitCode::from(2);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("cannot read {path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let payload = match RawValue::from_string(text) {
+        Ok(payload) => payload,
+        Err(e) => {
+            eprintln!("{path} is not JSON (Lambda would refuse it before the function runs): {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let double = match ConnectDouble::start(Scenario::open()).await {
+        Ok(double) => double,
+        Err(e) => {
+            eprintln!("cannot start the local Connect double on 127.0.0.1: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = double.sdk_config(Duration::from_millis(200));
+    let config = match Config::from_lookup("us-east-1", |name| {
+        std::env::var(name).ok().or_else(|| local_default(name))
+    }) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = App {
+        config,
+        connect: connect::client(&sdk),
+    };
+
+    let mut context = Context::default();
+    context.request_id = "local-invocation-1".to_owned();
+    let deadline = SystemTime::now() + Duration::from_secs(8);
+    context.deadline = deadline
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+
+    let (response, code) = match handle(&app, LambdaEvent::new(payload, context)).await {
+        Ok(outcome) => (serde_json::to_value(&outcome), ExitCode::SUCCESS),
+        Err(e) => (
+            Ok(serde_json::json!({ "errorType": e.kind.as_str(), "errorMessage": e.message })),
+            ExitCode::FAILURE,
+        ),
+    };
+    match response.and_then(|v| serde_json::to_string_pretty(&v)) {
+        Ok(text) => println!("{text}"),
+        Err(e) => {
+            eprintln!("cannot print the response: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    code
+}
