@@ -1,0 +1,468 @@
+//! The real handler with the real SDK Connect client, over HTTP on 127.0.0.1, against the local
+//! Connect double.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use lambda_runtime::{Context, LambdaEvent};
+use monitor_contact::{App, Config, ErrorKind, MonitorError, Outcome, connect, handle};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use support::connect_double::{ConnectDouble, Failure, Scenario, User};
+
+const INSTANCE: &str = "9e7c1b52-3d4f-4a6b-8c2d-1e0f3a5b7c9d";
+const SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
+const SECOND_SUPERVISOR: &str = "7c6b5a49-3827-4615-a0f9-e8d7c6b5a4f3";
+const VOICE: &str = "5b0e6c2a-7f41-4d8e-9a3b-2c1d0e9f8a7b";
+const CHAT: &str = "e2a9d7c4-1b3f-4e5a-8d6c-9f0a1b2c3d4e";
+
+type TestApp = App<aws_sdk_connect::Client>;
+
+fn config(vars: &[(&str, &str)]) -> Config {
+    let mut all = vec![(
+        "ALLOWED_SUPERVISOR_USER_IDS",
+        "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c,7c6b5a49-3827-4615-a0f9-e8d7c6b5a4f3",
+    )];
+    all.push(("DEFAULT_SUPERVISOR_USER_ID", SUPERVISOR));
+    all.extend_from_slice(vars);
+    match Config::from_lookup("us-east-1", |n| {
+        all.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+    }) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn double(scenario: Scenario) -> ConnectDouble {
+    match ConnectDouble::start(scenario).await {
+        Ok(d) => d,
+        Err(e) => panic!("cannot start the double: {e}"),
+    }
+}
+
+fn app_for(double: &ConnectDouble, vars: &[(&str, &str)]) -> TestApp {
+    App {
+        config: config(vars),
+        connect: connect::client(&double.sdk_config(Duration::from_millis(5))),
+    }
+}
+
+fn sample(name: &str) -> String {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+fn event(json: &str, time_left: Duration) -> LambdaEvent<Box<RawValue>> {
+    let payload = match RawValue::from_string(json.to_owned()) {
+        Ok(p) => p,
+        Err(e) => panic!("not JSON: {e}"),
+    };
+    let mut context = Context::default();
+    context.request_id = "8f3b2a10-0000-4000-8000-00000000abcd".into();
+    let deadline = SystemTime::now() + time_left;
+    context.deadline = deadline
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    LambdaEvent::new(payload, context)
+}
+
+async fn invoke(app: &TestApp, json: &str) -> Result<Outcome, MonitorError> {
+    handle(app, event(json, Duration::from_secs(8))).await
+}
+
+fn started(result: &Result<Outcome, MonitorError>) -> (String, String, String) {
+    match result {
+        Ok(Outcome::Started {
+            contact_arn,
+            client_token,
+            user_id,
+            ..
+        }) => (contact_arn.clone(), client_token.clone(), user_id.clone()),
+        other => panic!("expected STARTED, got {other:?}"),
+    }
+}
+
+fn error_kind(result: &Result<Outcome, MonitorError>) -> ErrorKind {
+    match result {
+        Err(e) => e.kind,
+        Ok(o) => panic!("expected an error, got {o:?}"),
+    }
+}
+
+/// Every sample event, with what it must produce under the default configuration.
+#[tokio::test]
+async fn every_sample_event_gives_its_documented_result() {
+    let expected: &[(&str, &str)] = &[
+        ("contact-flow-voice.json", "STARTED"),
+        ("contact-flow-chat.json", "STARTED"),
+        ("eventbridge-connected-to-agent.json", "STARTED"),
+        ("eventbridge-custom.json", "STARTED"),
+        ("eventbridge-skip-queued.json", "NOT_A_TRIGGER_EVENT"),
+        ("eventbridge-skip-monitor-contact.json", "MONITOR_CONTACT"),
+        ("eventbridge-skip-task.json", "CHANNEL_NOT_MONITORED"),
+        ("direct.json", "STARTED"),
+        ("direct-arn-camel-case.json", "STARTED"),
+        ("direct-barge.json", "BargeNotAllowed"),
+        ("invalid-missing-contact-id.json", "InvalidEvent"),
+        ("invalid-wrong-types.json", "InvalidEvent"),
+        ("invalid-instance-arn.json", "InvalidEvent"),
+        ("invalid-supervisor-not-allowed.json", "SupervisorNotAllowed"),
+        ("unrecognized.json", "UnrecognizedEvent"),
+    ];
+    let on_disk: HashSet<String> = std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let listed: HashSet<String> = expected.iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(on_disk, listed, "every sample in events/ has an expected result here");
+
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    for (name, want) in expected {
+        let got = match invoke(&app, &sample(name)).await {
+            Ok(outcome) => outcome.label().to_owned(),
+            Err(e) => e.kind.as_str().to_owned(),
+        };
+        assert_eq!(&got, want, "{name}");
+    }
+    let started = expected.iter().filter(|(_, w)| *w == "STARTED").count();
+    assert_eq!(
+        double.requests().len(),
+        started,
+        "skips and errors make no Connect call"
+    );
+}
+
+#[tokio::test]
+async fn the_request_is_what_the_service_expects() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    let result = invoke(&app, &sample("direct.json")).await;
+    let (arn, token, user) = started(&result);
+    assert_eq!(
+        token,
+        monitor_contact::token::client_token("qa-review-2026-11-22-0001", INSTANCE, VOICE, SUPERVISOR)
+    );
+    assert_eq!(user, SUPERVISOR);
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:connect:us-east-1:111122223333:instance/{INSTANCE}/contact/"
+        )),
+        "{arn}"
+    );
+
+    let requests = double.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/contact/monitor"));
+    assert!(
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("application/json"))
+    );
+    let auth = r.header("authorization").unwrap_or_default();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDLOCALDOUBLE/"),
+        "{auth}"
+    );
+    assert!(auth.contains("/us-east-1/connect/aws4_request"), "{auth}");
+    assert_eq!(
+        r.json(),
+        json!({
+            "InstanceId": INSTANCE,
+            "ContactId": VOICE,
+            "UserId": SUPERVISOR,
+            "AllowedMonitorCapabilities": ["SILENT_MONITOR"],
+            "ClientToken": token,
+        })
+    );
+}
+
+#[tokio::test]
+async fn barge_travels_with_silent_monitor_when_allowed() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[("ALLOW_BARGE", "true")]);
+    started(&invoke(&app, &sample("direct-barge.json")).await);
+    assert_eq!(
+        double.requests()[0].json()["AllowedMonitorCapabilities"],
+        json!(["SILENT_MONITOR", "BARGE"])
+    );
+}
+
+#[tokio::test]
+async fn the_same_event_twice_starts_one_monitor() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    for name in [
+        "contact-flow-voice.json",
+        "eventbridge-connected-to-agent.json",
+        "direct.json",
+    ] {
+        let first = started(&invoke(&app, &sample(name)).await);
+        let second = started(&invoke(&app, &sample(name)).await);
+        assert_eq!(first, second, "{name}: a redelivery replays the first monitor");
+    }
+    // A fresh app (a cold start) derives the same token and gets the same monitor back.
+    let cold = app_for(&double, &[]);
+    let again = started(&invoke(&cold, &sample("direct.json")).await);
+    let requests = double.requests();
+    assert_eq!(requests.len(), 7);
+    assert_eq!(again.1, requests[4].json()["ClientToken"]);
+    let tokens: HashSet<String> = requests.iter().map(|r| r.json()["ClientToken"].to_string()).collect();
+    assert_eq!(tokens.len(), 3, "three events, three tokens");
+}
+
+#[tokio::test]
+async fn different_events_for_one_contact_get_different_tokens() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    let a = started(&invoke(&app, &sample("direct.json")).await);
+    let other = sample("direct.json").replace("qa-review-2026-11-22-0001", "qa-review-2026-11-22-0099");
+    let b = started(&invoke(&app, &other).await);
+    assert_ne!(a.1, b.1);
+    assert_ne!(a.0, b.0);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_the_same_client_token() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    double.fail_next([
+        Failure::new(429, "ThrottlingException", "Rate exceeded"),
+        Failure::new(429, "ThrottlingException", "Rate exceeded"),
+    ]);
+    let (_, token, _) = started(&invoke(&app, &sample("direct.json")).await);
+    let requests = double.requests();
+    assert_eq!(requests.len(), 3, "two throttled attempts, then success");
+    for r in &requests {
+        assert_eq!(r.json()["ClientToken"], json!(token));
+    }
+}
+
+#[tokio::test]
+async fn internal_errors_are_retried_too() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    double.fail_next([Failure::new(500, "InternalServiceException", "oops")]);
+    started(&invoke(&app, &sample("direct.json")).await);
+    assert_eq!(double.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn each_service_error_has_its_error_type() {
+    let cases: &[(u16, &str, usize, ErrorKind)] = &[
+        (400, "InvalidRequestException", 1, ErrorKind::InvalidEvent),
+        (409, "IdempotencyException", 1, ErrorKind::IdempotencyConflict),
+        (403, "AccessDeniedException", 1, ErrorKind::AccessDenied),
+        (403, "UnrecognizedClientException", 1, ErrorKind::AccessDenied),
+        (404, "ResourceNotFoundException", 1, ErrorKind::ContactNotFound),
+        (
+            402,
+            "ServiceQuotaExceededException",
+            1,
+            ErrorKind::SupervisorUnavailable,
+        ),
+        (429, "ThrottlingException", 3, ErrorKind::Throttled),
+        (429, "TooManyRequestsException", 3, ErrorKind::Throttled),
+        (500, "InternalServiceException", 3, ErrorKind::ConnectUnavailable),
+        (503, "ServiceUnavailableException", 3, ErrorKind::ConnectUnavailable),
+    ];
+    for (status, code, attempts, kind) in cases {
+        let double = double(Scenario::open()).await;
+        let app = app_for(&double, &[]);
+        double.fail_next((0..3).map(|_| Failure::new(*status, code, "scripted")));
+        let result = invoke(&app, &sample("direct.json")).await;
+        assert_eq!(error_kind(&result), *kind, "{status} {code}");
+        assert_eq!(double.requests().len(), *attempts, "{status} {code}: attempts");
+        let message = result.err().map(|e| e.message).unwrap_or_default();
+        assert!(
+            message.contains("scripted"),
+            "{code}: the service's message is kept: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_service_rules_of_the_double_surface_as_typed_errors() {
+    let users = HashMap::from([
+        (
+            SUPERVISOR.to_owned(),
+            User {
+                logged_in: false,
+                monitoring: 0,
+            },
+        ),
+        (
+            SECOND_SUPERVISOR.to_owned(),
+            User {
+                logged_in: true,
+                monitoring: 1,
+            },
+        ),
+    ]);
+    let scenario = Scenario {
+        instances: Some(HashSet::from([INSTANCE.to_owned()])),
+        contacts: Some(HashSet::from([VOICE.to_owned()])),
+        users: Some(users),
+        max_monitors: 1,
+    };
+    let double = double(scenario).await;
+    let app = app_for(&double, &[]);
+    // Not logged in to the CCP.
+    let result = invoke(&app, &sample("direct.json")).await;
+    assert_eq!(error_kind(&result), ErrorKind::SupervisorUnavailable);
+    assert!(
+        result
+            .err()
+            .is_some_and(|e| e.message.contains("not logged in to the CCP"))
+    );
+    // At the monitoring limit.
+    let busy = sample("direct.json").replace(SUPERVISOR, SECOND_SUPERVISOR);
+    assert_eq!(error_kind(&invoke(&app, &busy).await), ErrorKind::SupervisorUnavailable);
+    // A contact that does not exist (or has ended).
+    assert_eq!(
+        error_kind(&invoke(&app, &sample("direct-arn-camel-case.json")).await),
+        ErrorKind::ContactNotFound
+    );
+}
+
+#[tokio::test]
+async fn a_client_token_reused_for_another_request_is_an_idempotency_conflict() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    let first = json!({"InstanceId": INSTANCE, "ContactId": VOICE, "ClientToken": "caller-token-1"}).to_string();
+    let second = json!({"InstanceId": INSTANCE, "ContactId": CHAT, "ClientToken": "caller-token-1"}).to_string();
+    let (_, token, _) = started(&invoke(&app, &first).await);
+    assert_eq!(token, "caller-token-1", "an explicit ClientToken is used as given");
+    assert_eq!(error_kind(&invoke(&app, &second).await), ErrorKind::IdempotencyConflict);
+}
+
+#[tokio::test]
+async fn an_unreachable_connect_is_connect_unavailable() {
+    // A port that was just free: nothing listens there.
+    let closed = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(addr) => addr,
+        Err(e) => panic!("{e}"),
+    };
+    let double = double(Scenario::open()).await;
+    let sdk = double
+        .sdk_config(Duration::from_millis(5))
+        .into_builder()
+        .endpoint_url(format!("http://{closed}"))
+        .build();
+    let app = App {
+        config: config(&[]),
+        connect: connect::client(&sdk),
+    };
+    assert_eq!(
+        error_kind(&invoke(&app, &sample("direct.json")).await),
+        ErrorKind::ConnectUnavailable
+    );
+}
+
+#[tokio::test]
+async fn a_slow_connect_ends_in_deadline_exceeded_before_lambda_would_kill_the_function() {
+    let double = double(Scenario::open()).await;
+    double.state().delay = Duration::from_secs(5);
+    let app = app_for(&double, &[]);
+    let begun = Instant::now();
+    let result = handle(&app, event(&sample("direct.json"), Duration::from_millis(1200))).await;
+    let took = begun.elapsed();
+    assert_eq!(error_kind(&result), ErrorKind::DeadlineExceeded);
+    assert!(
+        took < Duration::from_millis(1200),
+        "answered before the deadline: {took:?}"
+    );
+    assert!(took >= Duration::from_millis(800), "used the time it had: {took:?}");
+}
+
+/// Captures everything every layer logs (this crate, the SDK, hyper) at TRACE level, as JSON.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut out) = self.0.lock() {
+            out.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    let events = [
+        "contact-flow-voice.json",
+        "contact-flow-chat.json",
+        "eventbridge-connected-to-agent.json",
+        "invalid-wrong-types.json",
+    ];
+    for name in events {
+        let _ = invoke(&app, &sample(name)).await;
+    }
+    double.fail_next([Failure::new(404, "ResourceNotFoundException", "gone")]);
+    let _ = invoke(&app, &sample("contact-flow-voice.json").replace("INBOUND", "TRANSFER")).await;
+
+    let text = String::from_utf8_lossy(&captured.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned();
+    assert!(
+        text.lines().count() > events.len(),
+        "the SDK's own TRACE output was captured too"
+    );
+    for secret in [
+        "5555550123",
+        "555-0123",
+        "billing dispute",
+        "4417-2291",
+        "Jordan",
+        "+1555",
+    ] {
+        assert!(!text.contains(secret), "a log line contains {secret:?}");
+    }
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["outcome"].is_string())
+        .collect();
+    assert_eq!(lines.len(), events.len() + 1, "one line per invocation");
+    let first = &lines[0]["fields"];
+    for field in [
+        "source",
+        "event_id",
+        "instance",
+        "contact",
+        "supervisor",
+        "client_token",
+        "outcome",
+        "duration_us",
+    ] {
+        assert!(!first[field].is_null(), "the line has {field}: {first}");
+    }
+    assert_eq!(first["outcome"], "STARTED");
+    assert_eq!(lines[3]["fields"]["outcome"], "InvalidEvent");
+    assert_eq!(lines[4]["fields"]["outcome"], "ContactNotFound");
+    assert_eq!(lines[4]["level"], "WARN");
+}
