@@ -17,6 +17,29 @@ use crate::request::{Decision, MonitorRequest, Validated, validate};
 /// `DeadlineExceeded` itself rather than being killed by Lambda with no answer at all.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
 
+/// The bound on the Connect call when the invocation's deadline is unknown: the longest a contact
+/// flow waits for a Lambda function.
+pub const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(8);
+
+/// Deadlines below this many milliseconds (2001-09-09 as a Unix time) are not Unix times: Lambda
+/// sends the deadline as epoch milliseconds, but some emulators send the timeout itself
+/// (`cargo lambda watch` sends 600000) and a hand-made `Context` has 0.
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
+/// How long the Connect call may take: the time left before the deadline minus the margin, or
+/// `None` when no time is left.
+pub fn time_budget(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
+    if deadline_ms < EPOCH_MS_FLOOR {
+        return Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN);
+    }
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    deadline
+        .duration_since(now)
+        .ok()
+        .and_then(|left| left.checked_sub(DEADLINE_MARGIN))
+        .filter(|budget| !budget.is_zero())
+}
+
 /// What the handler needs, built once at init.
 pub struct App<C> {
     pub config: Config,
@@ -27,9 +50,9 @@ pub struct App<C> {
 /// wrong JSON types, becomes one of this function's typed errors.
 pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<Box<RawValue>>) -> Result<Outcome, MonitorError> {
     let started = Instant::now();
-    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+    let budget = time_budget(event.context.deadline, SystemTime::now());
     let mut line = LogLine::default();
-    let result = process(app, event.payload.get(), &event.context.request_id, deadline, &mut line).await;
+    let result = process(app, event.payload.get(), &event.context.request_id, budget, &mut line).await;
     line.emit(&result, started.elapsed());
     result
 }
@@ -38,7 +61,7 @@ async fn process<C: Connect>(
     app: &App<C>,
     payload: &str,
     request_id: &str,
-    deadline: SystemTime,
+    budget: Option<Duration>,
     line: &mut LogLine,
 ) -> Result<Outcome, MonitorError> {
     let intent = event::read(payload, request_id)?;
@@ -55,12 +78,7 @@ async fn process<C: Connect>(
         Decision::Monitor(request) => request,
     };
     line.record_request(&request);
-    let budget = deadline
-        .duration_since(SystemTime::now())
-        .ok()
-        .and_then(|left| left.checked_sub(DEADLINE_MARGIN))
-        .filter(|budget| !budget.is_zero())
-        .ok_or_else(|| deadline_exceeded("before calling Connect"))?;
+    let budget = budget.ok_or_else(|| deadline_exceeded("before calling Connect"))?;
     let monitoring = match tokio::time::timeout(budget, app.connect.start_monitoring(&request)).await {
         Ok(answer) => answer.map_err(|failure| failure.explain(&request))?,
         Err(_elapsed) => return Err(deadline_exceeded("while waiting for Connect (including retries)")),
@@ -270,6 +288,24 @@ mod tests {
         let e = handle(&app, event(DIRECT, Duration::from_secs(2))).await.err();
         assert_eq!(e.map(|e| e.kind), Some(ErrorKind::DeadlineExceeded));
         assert_eq!(calls(&app), 1);
+    }
+
+    #[test]
+    fn time_budget_follows_the_deadline() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
+        assert_eq!(time_budget(1_795_000_005_000, now), Some(Duration::from_millis(4_700)));
+        assert_eq!(time_budget(1_795_000_000_300, now), None, "only the margin left");
+        assert_eq!(time_budget(1_794_999_999_000, now), None, "already past");
+        assert_eq!(
+            time_budget(600_000, now),
+            Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN),
+            "a relative timeout"
+        );
+        assert_eq!(
+            time_budget(0, now),
+            Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN),
+            "no deadline"
+        );
     }
 
     #[tokio::test]
