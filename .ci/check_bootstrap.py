@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks that a built bootstrap is a Linux ELF executable for the expected architecture, and prints
-its size (stripped) and its zipped size, as Lambda stores it.
+"""Checks that a built bootstrap is a Linux ELF executable for the expected architecture, within the
+artifact budget: at most 8 MB stripped and 3 MB zipped (as Lambda stores it). Prints both sizes.
 
 Usage: check_bootstrap.py PATH arm64|x86-64
 """
@@ -10,6 +10,8 @@ import sys
 import zipfile
 
 MACHINES = {"arm64": 183, "x86-64": 62}  # ELF e_machine: EM_AARCH64, EM_X86_64
+MAX_BYTES = 8_000_000
+MAX_ZIPPED_BYTES = 3_000_000
 
 
 def main(path, arch):
@@ -25,7 +27,11 @@ def main(path, arch):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("bootstrap", data)
-    print(f"{arch} bootstrap: {len(data) / 1e6:.2f} MB, zipped {len(buffer.getvalue()) / 1e6:.2f} MB ({path})")
+    zipped = len(buffer.getvalue())
+    print(f"{arch} bootstrap: {len(data) / 1e6:.2f} MB, zipped {zipped / 1e6:.2f} MB ({path})")
+    if len(data) > MAX_BYTES or zipped > MAX_ZIPPED_BYTES:
+        print(f"{arch} bootstrap is over the budget of {MAX_BYTES / 1e6:.0f} MB stripped, {MAX_ZIPPED_BYTES / 1e6:.0f} MB zipped")
+        return 1
     return 0
 
 

@@ -12,12 +12,11 @@
 mod connect_double;
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use connect_double::{ConnectDouble, Scenario};
-use lambda_runtime::{Context, LambdaEvent};
+use monitor_contact::handler::invocation;
 use monitor_contact::{App, Config, connect, handle};
-use serde_json::value::RawValue;
 
 /// The supervisor the sample events name.
 const SAMPLE_SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
@@ -49,8 +48,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let payload = match RawValue::from_string(text) {
-        Ok(payload) => payload,
+    let event = match invocation(&text, "local-invocation-1", Duration::from_secs(8)) {
+        Ok(event) => event,
         Err(e) => {
             eprintln!("{path} is not JSON (Lambda would refuse it before the function runs): {e}");
             return ExitCode::from(2);
@@ -78,15 +77,7 @@ async fn main() -> ExitCode {
         connect: connect::client(&sdk),
     };
 
-    let mut context = Context::default();
-    context.request_id = "local-invocation-1".to_owned();
-    let deadline = SystemTime::now() + Duration::from_secs(8);
-    context.deadline = deadline
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-
-    let (response, code) = match handle(&app, LambdaEvent::new(payload, context)).await {
+    let (response, code) = match handle(&app, event).await {
         Ok(outcome) => (serde_json::to_value(&outcome), ExitCode::SUCCESS),
         Err(e) => (
             Ok(serde_json::json!({ "errorType": e.kind.as_str(), "errorMessage": e.message })),

@@ -7,7 +7,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 
 use crate::config::Config;
-use crate::connect::Connect;
+use crate::connect::{Connect, Monitoring};
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{self, Source};
 use crate::outcome::Outcome;
@@ -51,7 +51,7 @@ pub struct App<C> {
 pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<Box<RawValue>>) -> Result<Outcome, MonitorError> {
     let started = Instant::now();
     let budget = time_budget(event.context.deadline, SystemTime::now());
-    let mut line = LogLine::default();
+    let mut line = InvocationLog::default();
     let result = process(app, event.payload.get(), &event.context.request_id, budget, &mut line).await;
     line.emit(&result, started.elapsed());
     result
@@ -62,34 +62,71 @@ async fn process<C: Connect>(
     payload: &str,
     request_id: &str,
     budget: Option<Duration>,
-    line: &mut LogLine,
+    line: &mut InvocationLog,
 ) -> Result<Outcome, MonitorError> {
-    let intent = event::read(payload, request_id)?;
-    line.source = Some(intent.source);
-    let validated = validate(&intent, &app.config)?;
-    line.record_validated(&validated);
-    let request = match validated.decide(&app.config)? {
-        Decision::Skip(reason) => {
-            return Ok(Outcome::Skipped {
-                reason,
-                contact_id: validated.contact_id,
-            });
-        }
-        Decision::Monitor(request) => request,
+    let request = match plan(&app.config, payload, request_id, line)? {
+        Plan::Done(outcome) => return Ok(outcome),
+        Plan::Call(request) => request,
     };
-    line.record_request(&request);
     let budget = budget.ok_or_else(|| deadline_exceeded("before calling Connect"))?;
     let monitoring = match tokio::time::timeout(budget, app.connect.start_monitoring(&request)).await {
         Ok(answer) => answer.map_err(|failure| failure.explain(&request))?,
         Err(_elapsed) => return Err(deadline_exceeded("while waiting for Connect (including retries)")),
     };
-    Ok(Outcome::Started {
+    Ok(started(request, monitoring))
+}
+
+/// What the in-process part of an invocation decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing to call: the outcome is final (a skip).
+    Done(Outcome),
+    /// Call Connect with this request.
+    Call(MonitorRequest),
+}
+
+/// The in-process part of an invocation, with no I/O: read the event, validate it, apply the skip
+/// rules and the policy, derive the ClientToken. Records what it learns in `log`.
+pub fn plan(config: &Config, payload: &str, request_id: &str, log: &mut InvocationLog) -> Result<Plan, MonitorError> {
+    let intent = event::read(payload, request_id)?;
+    log.source = Some(intent.source);
+    let validated = validate(&intent, config)?;
+    log.record_validated(&validated);
+    match validated.decide(config)? {
+        Decision::Skip(reason) => Ok(Plan::Done(Outcome::Skipped {
+            reason,
+            contact_id: validated.contact_id,
+        })),
+        Decision::Monitor(request) => {
+            log.record_request(&request);
+            Ok(Plan::Call(request))
+        }
+    }
+}
+
+/// The outcome of a monitor Connect started.
+pub fn started(request: MonitorRequest, monitoring: Monitoring) -> Outcome {
+    Outcome::Started {
         contact_arn: monitoring.contact_arn,
         monitor_contact_id: monitoring.contact_id,
         contact_id: request.contact_id,
         user_id: request.user_id,
         client_token: request.client_token,
-    })
+    }
+}
+
+/// An invocation as Lambda hands it over: the payload, a request ID, and a deadline `time_left` from
+/// now. For local runs and tests; fails only when `json` is not JSON.
+pub fn invocation(json: &str, request_id: &str, time_left: Duration) -> serde_json::Result<LambdaEvent<Box<RawValue>>> {
+    let payload = RawValue::from_string(json.to_owned())?;
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    let deadline = SystemTime::now() + time_left;
+    context.deadline = deadline
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Ok(LambdaEvent::new(payload, context))
 }
 
 fn deadline_exceeded(when: &str) -> MonitorError {
@@ -103,8 +140,8 @@ fn deadline_exceeded(when: &str) -> MonitorError {
 
 /// The one log line of an invocation. It holds validated identifiers only: never the raw event,
 /// the customer's endpoint or contact attributes.
-#[derive(Default)]
-struct LogLine {
+#[derive(Debug, Default)]
+pub struct InvocationLog {
     source: Option<Source>,
     event_id: Option<String>,
     instance_id: Option<String>,
@@ -113,7 +150,7 @@ struct LogLine {
     client_token: Option<String>,
 }
 
-impl LogLine {
+impl InvocationLog {
     fn record_validated(&mut self, v: &Validated) {
         self.event_id = Some(v.event_id.clone());
         self.instance_id = Some(v.instance_id.clone());
@@ -174,7 +211,7 @@ impl LogLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::{ConnectFailure, Monitoring};
+    use crate::connect::ConnectFailure;
     use std::sync::Mutex;
 
     /// A Connect stand-in that records calls and answers from a script.
@@ -214,18 +251,7 @@ mod tests {
     }
 
     fn event(json: &str, deadline_in: Duration) -> LambdaEvent<Box<RawValue>> {
-        let payload = match RawValue::from_string(json.to_owned()) {
-            Ok(p) => p,
-            Err(e) => panic!("{e}"),
-        };
-        let mut context = lambda_runtime::Context::default();
-        context.request_id = "req-1".into();
-        let deadline = SystemTime::now() + deadline_in;
-        context.deadline = deadline
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        LambdaEvent::new(payload, context)
+        invocation(json, "req-1", deadline_in).unwrap_or_else(|e| panic!("{e}"))
     }
 
     const DIRECT: &str = r#"{"InstanceId":"i1","ContactId":"c1","EventId":"e1"}"#;

@@ -1,6 +1,5 @@
 //! The Lambda entry point: logging, configuration and the Connect client, once; then the runtime.
 
-use aws_config::BehaviorVersion;
 use lambda_runtime::{Error, service_fn};
 use monitor_contact::{App, Config, connect, handle};
 
@@ -11,7 +10,9 @@ async fn main() -> Result<(), Error> {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL (or RUST_LOG).
     lambda_runtime::tracing::init_default_subscriber();
 
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let env = |name: &str| std::env::var(name).ok();
+    let http = connect::http_client(connect::system_roots_requested(env)).inspect_err(|e| tracing::error!("{e}"))?;
+    let sdk = connect::load_sdk_config(http, env).await;
     let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
     let config = Config::from_env(&region).inspect_err(|e| tracing::error!("{e}"))?;
     let app = App {

@@ -6,9 +6,10 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
+use monitor_contact::handler::invocation;
 use monitor_contact::{App, Config, ErrorKind, MonitorError, Outcome, connect, handle};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -60,18 +61,7 @@ fn sample(name: &str) -> String {
 }
 
 fn event(json: &str, time_left: Duration) -> LambdaEvent<Box<RawValue>> {
-    let payload = match RawValue::from_string(json.to_owned()) {
-        Ok(p) => p,
-        Err(e) => panic!("not JSON: {e}"),
-    };
-    let mut context = Context::default();
-    context.request_id = "8f3b2a10-0000-4000-8000-00000000abcd".into();
-    let deadline = SystemTime::now() + time_left;
-    context.deadline = deadline
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    LambdaEvent::new(payload, context)
+    invocation(json, "8f3b2a10-0000-4000-8000-00000000abcd", time_left).unwrap_or_else(|e| panic!("not JSON: {e}"))
 }
 
 async fn invoke(app: &TestApp, json: &str) -> Result<Outcome, MonitorError> {

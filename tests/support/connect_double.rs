@@ -170,34 +170,23 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let mut response = format!(
-            "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-amzn-requestid: double-{}\r\n",
-            reason(status),
-            body.len(),
-            state.lock().map(|s| s.requests.len()).unwrap_or(0)
-        );
-        for (name, value) in headers {
-            response.push_str(&format!("{name}: {value}\r\n"));
-        }
-        response.push_str("\r\n");
-        response.push_str(&body);
-        if stream.write_all(response.as_bytes()).await.is_err() {
+        let request_id = format!("double-{}", state.lock().map(|s| s.requests.len()).unwrap_or(0));
+        let mut all_headers = vec![("x-amzn-requestid", request_id)];
+        all_headers.extend(headers);
+        if write_response(&mut stream, status, &all_headers, &body).await.is_err() {
             return;
         }
     }
 }
 
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Recorded> {
+/// Reads one HTTP/1.1 request from a keep-alive connection (`buffer` keeps what was read past it).
+/// Bodies may have a Content-Length or be chunked. `None` when the peer closed the connection.
+pub async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Recorded> {
     let head_end = loop {
         if let Some(pos) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break pos;
         }
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 || buffer.len() > 1 << 20 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
+        fill(stream, buffer).await?;
     };
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
@@ -207,33 +196,85 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let body_start = head_end + 4;
-    while buffer.len() < body_start + length {
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    let body = String::from_utf8_lossy(&buffer[body_start..body_start + length]).into_owned();
-    buffer.drain(..body_start + length);
-    Some(Recorded {
+    let mut request = Recorded {
         method,
         path,
         headers,
-        body,
-    })
+        body: String::new(),
+    };
+    buffer.drain(..head_end + 4);
+    let body = if request
+        .header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        let mut body = Vec::new();
+        loop {
+            let line_end = loop {
+                if let Some(pos) = buffer.windows(2).position(|w| w == b"\r\n") {
+                    break pos;
+                }
+                fill(stream, buffer).await?;
+            };
+            let size_text = String::from_utf8_lossy(&buffer[..line_end]).into_owned();
+            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+            while buffer.len() < line_end + 2 + size + 2 {
+                fill(stream, buffer).await?;
+            }
+            body.extend_from_slice(&buffer[line_end + 2..line_end + 2 + size]);
+            buffer.drain(..line_end + 2 + size + 2);
+            if size == 0 {
+                break body;
+            }
+        }
+    } else {
+        let length: usize = request
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < length {
+            fill(stream, buffer).await?;
+        }
+        buffer.drain(..length).collect()
+    };
+    request.body = String::from_utf8_lossy(&body).into_owned();
+    Some(request)
+}
+
+/// Reads more bytes into `buffer`; `None` at the end of the stream or past 1 MiB.
+async fn fill(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<()> {
+    let mut chunk = [0u8; 8192];
+    let n = stream.read(&mut chunk).await.ok()?;
+    if n == 0 || buffer.len() > 1 << 20 {
+        return None;
+    }
+    buffer.extend_from_slice(&chunk[..n]);
+    Some(())
+}
+
+/// Writes an HTTP/1.1 response with a body and the given headers.
+pub async fn write_response(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, String)],
+    body: &str,
+) -> std::io::Result<()> {
+    let mut response = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        reason(status),
+        body.len()
+    );
+    for (name, value) in headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.push_str(body);
+    stream.write_all(response.as_bytes()).await
 }
 
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        202 => "Accepted",
         400 => "Bad Request",
         402 => "Payment Required",
         403 => "Forbidden",
@@ -419,14 +460,19 @@ fn answer(state: &mut State, request: &Recorded) -> Answer {
 }
 
 impl ConnectDouble {
-    /// SDK configuration that points the real Connect client at this double: region us-east-1,
-    /// static test credentials (requests are really signed), and the standard retry mode with the
-    /// given initial back-off (the SDK's own default is 1 s).
+    /// SDK configuration that points the real Connect client at this double: the function's own HTTP
+    /// client, region us-east-1, static test credentials (requests are really signed), and the standard
+    /// retry mode with the given initial back-off (the SDK's own default is 1 s).
     pub fn sdk_config(&self, initial_backoff: Duration) -> aws_config::SdkConfig {
         use aws_config::retry::RetryConfig;
         use aws_sdk_connect::config::{Credentials, Region, SharedCredentialsProvider};
+        let http = match monitor_contact::connect::http_client(false) {
+            Ok(http) => http,
+            Err(e) => panic!("{e}"),
+        };
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(http)
             .region(Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(

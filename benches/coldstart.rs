@@ -1,0 +1,421 @@
+//! Cold-start and invocation benchmark: `cargo bench --bench coldstart`.
+//!
+//! Builds the release `monitor-contact` binary and the bare-runtime floor (`examples/bare_runtime.rs`,
+//! same profile), then runs each under a minimal Lambda Runtime API on 127.0.0.1, the function talking to
+//! the local Connect double (real SigV4 signing, real HTTP), and prints a table:
+//!
+//! - cold init: process spawn → its first `GET /runtime/invocation/next`, over COLD_STARTS starts each,
+//!   interleaved so that both see the same machine;
+//! - first invocation after a cold start: event handed over → response posted;
+//! - warm invocations: WARM invocations on one process, p50 and p99;
+//! - memory: peak RSS (VmHWM) after the warm invocations, and RSS growth from invocation 100 to the last;
+//! - the binary's size, and its size compressed (gzip -9, what a deployment zip costs within a few bytes).
+//!
+//! Every response is checked (the function must answer STARTED, the floor must echo), so a fast error can
+//! never pass for a fast invocation. Environment: `COLD_STARTS` (default 20), `WARM` (default 1000).
+
+#[path = "../tests/support/connect_double.rs"]
+mod connect_double;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_double::{ConnectDouble, Recorded, Scenario, read_request, write_response};
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, mpsc};
+
+const SAMPLE: &str = include_str!("../events/contact-flow-voice.json");
+const SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The sample contact-flow event with its own EventId, so each invocation starts a new monitor.
+fn event(n: usize) -> String {
+    SAMPLE.replace(
+        "\"SupervisorUserId\"",
+        &format!("\"EventId\": \"bench-{n}\", \"SupervisorUserId\""),
+    )
+}
+
+/// A minimal Lambda Runtime API for one process: hands out the events it is given, reports when the
+/// process polls and what it answers.
+struct RuntimeApi {
+    addr: SocketAddr,
+    events: mpsc::Sender<(String, String)>,
+    polls: mpsc::Receiver<Instant>,
+    answers: mpsc::Receiver<Answer>,
+}
+
+struct Answer {
+    handed: Instant,
+    answered: Instant,
+    request_id: String,
+    ok: bool,
+    body: String,
+}
+
+impl RuntimeApi {
+    async fn start() -> Result<RuntimeApi> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (events, pending) = mpsc::channel::<(String, String)>(4);
+        let (poll_tx, polls) = mpsc::channel(4096);
+        let (answer_tx, answers) = mpsc::channel(4096);
+        let pending = Arc::new(Mutex::new(pending));
+        let handed_at = Arc::new(Mutex::new(None::<Instant>));
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (pending, poll_tx, answer_tx, handed_at) = (
+                    Arc::clone(&pending),
+                    poll_tx.clone(),
+                    answer_tx.clone(),
+                    Arc::clone(&handed_at),
+                );
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    while let Some(request) = read_request(&mut stream, &mut buffer).await {
+                        if serve(&mut stream, request, &pending, &poll_tx, &answer_tx, &handed_at)
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(RuntimeApi {
+            addr,
+            events,
+            polls,
+            answers,
+        })
+    }
+
+    async fn next_poll(&mut self) -> Result<Instant> {
+        Ok(tokio::time::timeout(TIMEOUT, self.polls.recv())
+            .await?
+            .ok_or("the runtime API stopped")?)
+    }
+
+    /// Hands one event to the process and waits for its answer; returns the time in between.
+    async fn invoke(&mut self, request_id: &str, payload: String, check: &dyn Fn(&str) -> bool) -> Result<Duration> {
+        self.events.send((request_id.to_owned(), payload)).await?;
+        let answer = tokio::time::timeout(TIMEOUT, self.answers.recv())
+            .await?
+            .ok_or("the runtime API stopped")?;
+        if answer.request_id != request_id || !answer.ok || !check(&answer.body) {
+            return Err(format!(
+                "invocation {request_id} answered {}: {}",
+                answer.request_id, answer.body
+            )
+            .into());
+        }
+        Ok(answer.answered - answer.handed)
+    }
+}
+
+async fn serve(
+    stream: &mut tokio::net::TcpStream,
+    request: Recorded,
+    pending: &Mutex<mpsc::Receiver<(String, String)>>,
+    polls: &mpsc::Sender<Instant>,
+    answers: &mpsc::Sender<Answer>,
+    handed_at: &Mutex<Option<Instant>>,
+) -> std::io::Result<()> {
+    let answered = Instant::now();
+    let path = request.path.as_str();
+    if request.method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
+        let _ = polls.try_send(answered);
+        let Some((request_id, payload)) = pending.lock().await.recv().await else {
+            return write_response(stream, 500, &[], "{}").await;
+        };
+        let deadline = std::time::SystemTime::now() + Duration::from_secs(8);
+        let deadline_ms = deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let headers = [
+            ("lambda-runtime-aws-request-id", request_id),
+            ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:111122223333:function:bench".into(),
+            ),
+            (
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+            ),
+        ];
+        write_response(stream, 200, &headers, &payload).await?;
+        *handed_at.lock().await = Some(Instant::now());
+        return Ok(());
+    }
+    let invocation = path.strip_prefix("/2018-06-01/runtime/invocation/");
+    if let Some((request_id, kind)) = invocation.and_then(|rest| rest.split_once('/')) {
+        let handed = handed_at.lock().await.take().unwrap_or(answered);
+        let _ = answers
+            .send(Answer {
+                handed,
+                answered,
+                request_id: request_id.to_owned(),
+                ok: kind == "response",
+                body: request.body,
+            })
+            .await;
+        return write_response(stream, 202, &[], r#"{"status":"OK"}"#).await;
+    }
+    // Init errors and anything else: report and refuse.
+    let _ = answers
+        .send(Answer {
+            handed: answered,
+            answered,
+            request_id: String::new(),
+            ok: false,
+            body: request.body,
+        })
+        .await;
+    write_response(stream, 202, &[], r#"{"status":"OK"}"#).await
+}
+
+/// What one process measured.
+#[derive(Default)]
+struct Run {
+    init: Duration,
+    first: Duration,
+    warm: Vec<Duration>,
+    rss_at_100_kb: u64,
+    rss_at_1000_kb: u64,
+    rss_at_end_kb: u64,
+    peak_rss_kb: u64,
+}
+
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Starts `binary` cold, invokes it once, then `warm` more times (0: kill it after the first).
+async fn run(binary: &Path, connect: &str, warm: usize, check: &dyn Fn(&str) -> bool) -> Result<Run> {
+    let mut api = RuntimeApi::start().await?;
+    let spawned = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "monitor-contact")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/monitor-contact")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
+        .env("AWS_SESSION_TOKEN", "bench-session-token")
+        .env("AWS_ENDPOINT_URL_CONNECT", connect)
+        .env("DEFAULT_SUPERVISOR_USER_ID", SUPERVISOR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = child.id();
+    let outcome = async {
+        let mut run = Run {
+            init: api.next_poll().await? - spawned,
+            ..Run::default()
+        };
+        run.first = api.invoke("cold-0", event(0), check).await?;
+        for n in 1..=warm {
+            run.warm.push(api.invoke(&format!("warm-{n}"), event(n), check).await?);
+            if n == 100 {
+                run.rss_at_100_kb = status_kb(pid, "VmRSS:");
+            }
+            if n == 1000 {
+                run.rss_at_1000_kb = status_kb(pid, "VmRSS:");
+            }
+        }
+        run.rss_at_end_kb = status_kb(pid, "VmRSS:");
+        run.peak_rss_kb = status_kb(pid, "VmHWM:");
+        Ok(run)
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort_unstable();
+    percentile(&values, 50.0)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+fn gzip_size(path: &Path) -> u64 {
+    Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map(|out| out.stdout.len() as u64)
+        .unwrap_or(0)
+}
+
+/// Builds the function and the floor with the release profile; returns their paths.
+fn build() -> Result<(PathBuf, PathBuf)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "monitor-contact",
+            "--example",
+            "bare_runtime",
+        ])
+        .args(["--message-format", "json-render-diagnostics"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        return Err("cargo build --release failed".into());
+    }
+    let mut function = None;
+    let mut floor = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(executable) = message["executable"].as_str() else {
+            continue;
+        };
+        match message["target"]["name"].as_str() {
+            Some("monitor-contact") => function = Some(PathBuf::from(executable)),
+            Some("bare_runtime") => floor = Some(PathBuf::from(executable)),
+            _ => {}
+        }
+    }
+    Ok((
+        function.ok_or("no monitor-contact executable")?,
+        floor.ok_or("no bare_runtime executable")?,
+    ))
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    // `cargo bench` passes --bench; anything else (e.g. a filter from `cargo test --benches`) is ignored.
+    let cold_starts = env_count("COLD_STARTS", 20).max(10);
+    let warm = env_count("WARM", 1000).max(1000);
+    let (function, floor) = build()?;
+    let double = ConnectDouble::start(Scenario::open()).await?;
+    let connect = double.endpoint();
+    let started = |body: &str| body.contains(r#""Status":"STARTED""#);
+    let echoed = |body: &str| body.contains("bench-");
+
+    let (mut f_init, mut b_init, mut f_first, mut b_first) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..cold_starts {
+        let f = run(&function, &connect, 0, &started).await?;
+        let b = run(&floor, &connect, 0, &echoed).await?;
+        f_init.push(f.init);
+        f_first.push(f.first);
+        b_init.push(b.init);
+        b_first.push(b.first);
+    }
+    let mut f_warm = run(&function, &connect, warm, &started).await?;
+    let mut b_warm = run(&floor, &connect, warm, &echoed).await?;
+    f_warm.warm.sort_unstable();
+    b_warm.warm.sort_unstable();
+
+    let (fi, bi) = (median(f_init), median(b_init));
+    let ratio = fi.as_secs_f64() / bi.as_secs_f64().max(1e-9);
+    let (f_size, b_size) = (std::fs::metadata(&function)?.len(), std::fs::metadata(&floor)?.len());
+    let growth = |r: &Run| r.rss_at_1000_kb as i64 - r.rss_at_100_kb as i64;
+    let late_growth = |r: &Run| r.rss_at_end_kb as i64 - r.rss_at_1000_kb as i64;
+    println!();
+    println!("cold starts: {cold_starts} each (interleaved); warm invocations: {warm} on one process each");
+    println!(
+        "event: events/contact-flow-voice.json ({} bytes); Connect: local double on {connect}",
+        SAMPLE.len()
+    );
+    println!();
+    println!("| metric | monitor-contact | bare runtime (floor) | ratio | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| cold init, median | {} | {} | {ratio:.2}× | ≤ 1.5× the floor |",
+        ms(fi),
+        ms(bi)
+    );
+    println!(
+        "| first invocation, median | {} | {} | | ≤ 5 ms |",
+        ms(median(f_first)),
+        ms(median(b_first))
+    );
+    println!(
+        "| warm invocation p50 | {} | {} | | ≤ 1 ms |",
+        ms(percentile(&f_warm.warm, 50.0)),
+        ms(percentile(&b_warm.warm, 50.0))
+    );
+    println!(
+        "| warm invocation p99 | {} | {} | | ≤ 2 ms |",
+        ms(percentile(&f_warm.warm, 99.0)),
+        ms(percentile(&b_warm.warm, 99.0))
+    );
+    println!(
+        "| peak RSS after {warm} invocations | {:.1} MB | {:.1} MB | | ≤ 8 MB |",
+        f_warm.peak_rss_kb as f64 / 1024.0,
+        b_warm.peak_rss_kb as f64 / 1024.0
+    );
+    println!(
+        "| RSS growth, invocation 100 → 1000 | {} kB | {} kB | | none |",
+        growth(&f_warm),
+        growth(&b_warm)
+    );
+    if warm > 1000 {
+        println!(
+            "| RSS growth, invocation 1000 → {warm} | {} kB | {} kB | | none |",
+            late_growth(&f_warm),
+            late_growth(&b_warm)
+        );
+    }
+    println!("| binary (stripped) | {} | {} | | ≤ 8 MB |", mb(f_size), mb(b_size));
+    println!(
+        "| binary, gzip -9 | {} | {} | | ≤ 3 MB |",
+        mb(gzip_size(&function)),
+        mb(gzip_size(&floor))
+    );
+    println!();
+    println!(
+        "native build on {} ({}); the deployable arm64/x86_64 sizes are printed by .ci/run",
+        std::env::consts::ARCH,
+        function.display()
+    );
+    Ok(())
+}
