@@ -191,6 +191,9 @@ struct Run {
     rss_at_100_kb: u64,
     rss_at_1000_kb: u64,
     rss_at_end_kb: u64,
+    /// Anonymous (heap, stack) resident memory at invocations 100 and 1000.
+    anon_at_100_kb: u64,
+    anon_at_1000_kb: u64,
     peak_rss_kb: u64,
 }
 
@@ -240,9 +243,11 @@ async fn run(binary: &Path, connect: &str, warm: usize, check: &dyn Fn(&str) -> 
             run.warm.push(api.invoke(&format!("warm-{n}"), event(n), check).await?);
             if n == 100 {
                 run.rss_at_100_kb = status_kb(pid, "VmRSS:");
+                run.anon_at_100_kb = status_kb(pid, "RssAnon:");
             }
             if n == 1000 {
                 run.rss_at_1000_kb = status_kb(pid, "VmRSS:");
+                run.anon_at_1000_kb = status_kb(pid, "RssAnon:");
             }
         }
         run.rss_at_end_kb = status_kb(pid, "VmRSS:");
@@ -359,6 +364,7 @@ async fn main() -> Result<()> {
     let (f_size, b_size) = (std::fs::metadata(&function)?.len(), std::fs::metadata(&floor)?.len());
     let growth = |r: &Run| r.rss_at_1000_kb as i64 - r.rss_at_100_kb as i64;
     let late_growth = |r: &Run| r.rss_at_end_kb as i64 - r.rss_at_1000_kb as i64;
+    let anon_growth = |r: &Run| r.anon_at_1000_kb as i64 - r.anon_at_100_kb as i64;
     println!();
     println!("cold starts: {cold_starts} each (interleaved); warm invocations: {warm} on one process each");
     println!(
@@ -397,6 +403,11 @@ async fn main() -> Result<()> {
         "| RSS growth, invocation 100 → 1000 | {} kB | {} kB | | none |",
         growth(&f_warm),
         growth(&b_warm)
+    );
+    println!(
+        "| of which anonymous (heap, stack) | {} kB | {} kB | | |",
+        anon_growth(&f_warm),
+        anon_growth(&b_warm)
     );
     if warm > 1000 {
         println!(
