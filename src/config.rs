@@ -29,6 +29,8 @@ pub struct Config {
     pub allow_barge: bool,
     pub trigger_event_types: Vec<String>,
     pub monitored_channels: Vec<String>,
+    /// Share of contact events (0..=100 %) that automatic monitoring takes; see `sample`.
+    pub sample_percent: u8,
 }
 
 impl Config {
@@ -112,6 +114,15 @@ impl Config {
             ));
         }
 
+        const SAMPLE: &str = "SAMPLE_PERCENT";
+        let sample_percent = match get(SAMPLE) {
+            None => 100,
+            Some(v) => match v.trim().parse::<u8>() {
+                Ok(p) if p <= 100 => p,
+                _ => return Err(fail(SAMPLE, format!("{SAMPLE} must be a whole number from 0 to 100"))),
+            },
+        };
+
         Ok(Config {
             region: region.to_owned(),
             default_supervisor,
@@ -121,6 +132,7 @@ impl Config {
             allow_barge,
             trigger_event_types,
             monitored_channels,
+            sample_percent,
         })
     }
 
@@ -215,6 +227,7 @@ mod tests {
         assert!(!c.allow_barge);
         assert_eq!(c.trigger_event_types, ["CONNECTED_TO_AGENT"]);
         assert_eq!(c.monitored_channels, ["VOICE", "CHAT"]);
+        assert_eq!(c.sample_percent, 100);
         assert!(c.supervisor_allowed(SUP));
         assert!(!c.supervisor_allowed("someone-else"));
         assert!(c.instance_allowed("any"));
@@ -309,6 +322,22 @@ mod tests {
         assert_eq!(
             fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("MONITORED_CHANNELS", ",")]),
             "MONITORED_CHANNELS"
+        );
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("SAMPLE_PERCENT", "101")]),
+            "SAMPLE_PERCENT"
+        );
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("SAMPLE_PERCENT", "12.5")]),
+            "SAMPLE_PERCENT"
+        );
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("SAMPLE_PERCENT", "-1")]),
+            "SAMPLE_PERCENT"
+        );
+        assert_eq!(
+            ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("SAMPLE_PERCENT", " 0 ")]).sample_percent,
+            0
         );
         let no_region = Config::from_lookup("", |_| Some(SUP.to_owned()));
         assert_eq!(no_region.map_err(|e| e.variable), Err("AWS_REGION"));

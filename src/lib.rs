@@ -14,6 +14,7 @@ pub mod ids;
 pub mod loose;
 pub mod outcome;
 pub mod request;
+pub mod sample;
 pub mod token;
 
 pub use config::Config;

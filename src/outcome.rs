@@ -13,6 +13,8 @@ pub enum SkipReason {
     MonitorContact,
     /// The contact's channel is not one of `MONITORED_CHANNELS`.
     ChannelNotMonitored,
+    /// QA sampling (`SAMPLE_PERCENT`) left this contact out.
+    NotSampled,
 }
 
 impl SkipReason {
@@ -21,6 +23,7 @@ impl SkipReason {
             SkipReason::NotATriggerEvent => "NOT_A_TRIGGER_EVENT",
             SkipReason::MonitorContact => "MONITOR_CONTACT",
             SkipReason::ChannelNotMonitored => "CHANNEL_NOT_MONITORED",
+            SkipReason::NotSampled => "NOT_SAMPLED",
         }
     }
 }
@@ -84,6 +87,7 @@ mod tests {
             (SkipReason::NotATriggerEvent, "NOT_A_TRIGGER_EVENT"),
             (SkipReason::MonitorContact, "MONITOR_CONTACT"),
             (SkipReason::ChannelNotMonitored, "CHANNEL_NOT_MONITORED"),
+            (SkipReason::NotSampled, "NOT_SAMPLED"),
         ] {
             let o = Outcome::Skipped {
                 reason,

@@ -7,7 +7,7 @@ use crate::event::{BOTH_INSTANCE_FIELDS, Field, Intent, Source};
 use crate::ids::{self, Capabilities};
 use crate::loose::Loose;
 use crate::outcome::SkipReason;
-use crate::token;
+use crate::{sample, token};
 
 /// A request that passed validation. Skip rules and policy are not applied yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +172,9 @@ impl Validated {
             if !config.monitored_channels.contains(channel) {
                 return Ok(Decision::Skip(SkipReason::ChannelNotMonitored));
             }
+            if !sample::sampled(&self.contact_id, config.sample_percent) {
+                return Ok(Decision::Skip(SkipReason::NotSampled));
+            }
         }
         if !config.instance_allowed(&self.instance_id) {
             return Err(MonitorError::new(
@@ -312,6 +315,34 @@ mod tests {
             run(&contact_event("QUEUED", "CHAT", "INBOUND"), &c),
             Ok(Decision::Skip(SkipReason::ChannelNotMonitored))
         );
+    }
+
+    #[test]
+    fn sampling_applies_to_contact_events_and_is_the_same_for_every_event_of_a_contact() {
+        // CONTACT's bucket decides: sampled at any percentage above it, skipped at or below it.
+        let bucket = sample::bucket(CONTACT);
+        let taken = config(&[("SAMPLE_PERCENT", &(bucket + 1).to_string())]);
+        let left = config(&[("SAMPLE_PERCENT", &bucket.to_string())]);
+        assert!(matches!(
+            run(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &taken),
+            Ok(Decision::Monitor(_))
+        ));
+        assert_eq!(
+            run(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &left),
+            Ok(Decision::Skip(SkipReason::NotSampled))
+        );
+        // INITIATED as a trigger: the same contact gets the same answer.
+        let left_initiated = config(&[
+            ("SAMPLE_PERCENT", &bucket.to_string()),
+            ("TRIGGER_EVENT_TYPES", "INITIATED"),
+        ]);
+        assert_eq!(
+            run(&contact_event("INITIATED", "VOICE", "INBOUND"), &left_initiated),
+            Ok(Decision::Skip(SkipReason::NotSampled))
+        );
+        // Direct requests and contact flows name their contact on purpose: never sampled out.
+        let none = config(&[("SAMPLE_PERCENT", "0")]);
+        assert!(matches!(run(&direct(""), &none), Ok(Decision::Monitor(_))));
     }
 
     #[test]
