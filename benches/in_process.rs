@@ -22,7 +22,7 @@ fn config() -> Config {
 fn in_process(config: &Config, payload: &str) -> String {
     let mut log = InvocationLog::default();
     let outcome = match plan(config, payload, "8f3b2a10-0000-4000-8000-00000000abcd", &mut log) {
-        Ok(Plan::Call(request)) => {
+        Ok(Plan::Call { request, rule_name }) => {
             let arn = format!(
                 "arn:aws:connect:us-east-1:111122223333:instance/{}/contact/m",
                 request.instance_id
@@ -33,6 +33,7 @@ fn in_process(config: &Config, payload: &str) -> String {
                     contact_id: "m".into(),
                     contact_arn: arn,
                 },
+                rule_name,
             )
         }
         Ok(Plan::Done(outcome)) => outcome,

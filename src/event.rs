@@ -21,11 +21,18 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 /// The detail type of Amazon Connect contact events.
 pub const CONTACT_EVENT: &str = "Amazon Connect Contact Event";
 
+/// The detail types Connect emits when a Contact Lens real-time rule matches (voice, chat).
+pub const CONTACT_LENS_EVENTS: [&str; 2] = [
+    "Contact Lens Realtime Rules Matched",
+    "Contact Lens Realtime Chat Rules Matched",
+];
+
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     ContactFlow,
     ContactEvent,
+    ContactLens,
     CustomEvent,
     Direct,
 }
@@ -35,6 +42,7 @@ impl Source {
         match self {
             Source::ContactFlow => "contact-flow",
             Source::ContactEvent => "eventbridge-contact-event",
+            Source::ContactLens => "eventbridge-contact-lens",
             Source::CustomEvent => "eventbridge-custom",
             Source::Direct => "direct",
         }
@@ -82,6 +90,10 @@ pub struct Intent {
     pub initiation_method: Field,
     /// Present for Amazon Connect contact events only.
     pub contact_event: Option<ContactEventState>,
+    /// Contact Lens rule events name the contact by ARN (instance and contact in one).
+    pub contact_arn: Option<Field>,
+    /// The Contact Lens rule that matched.
+    pub rule_name: Option<Field>,
 }
 
 #[derive(Deserialize, Default)]
@@ -118,6 +130,11 @@ struct RawEvent {
     #[serde(rename = "initiationMethod")]
     initiation_method: Option<Loose>,
     channel: Option<Loose>,
+    // The detail of Contact Lens rule events.
+    #[serde(rename = "contactArn")]
+    contact_arn: Option<Loose>,
+    #[serde(rename = "ruleName")]
+    rule_name: Option<Loose>,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +267,8 @@ fn contact_flow(raw: RawEvent) -> Result<Intent, MonitorError> {
         client_token: Field::new("Details.Parameters.ClientToken", None),
         initiation_method: Field::new("Details.ContactData.InitiationMethod", data.initiation_method),
         contact_event: None,
+        contact_arn: None,
+        rule_name: None,
     })
 }
 
@@ -270,10 +289,31 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
         Some(Obj::Other(kind)) => return Err(MonitorError::invalid(format!("detail must be an object, got {kind}"))),
         None => return Err(MonitorError::invalid("detail is required in an EventBridge event")),
     };
+    let from_connect = matches!(&raw.source, Some(Loose::Str(s)) if s == "aws.connect");
+    if CONTACT_LENS_EVENTS.contains(&detail_type.as_str()) {
+        if !from_connect {
+            return Err(MonitorError::invalid(format!(
+                "source must be aws.connect for detail-type {detail_type}"
+            )));
+        }
+        return Ok(Intent {
+            source: Source::ContactLens,
+            event_id,
+            instance: Field::new("detail.instanceArn", detail.instance_arn),
+            contact: Field::new("detail.contactArn", None),
+            user: Field::new("detail.userId", None),
+            capabilities: Field::new("detail.allowedMonitorCapabilities", None),
+            client_token: Field::new("detail.clientToken", None),
+            initiation_method: Field::new("detail.initiationMethod", None),
+            contact_event: None,
+            contact_arn: Some(Field::new("detail.contactArn", detail.contact_arn)),
+            rule_name: Some(Field::new("detail.ruleName", detail.rule_name)),
+        });
+    }
     if detail_type != CONTACT_EVENT {
         return Ok(request_fields(detail, Source::CustomEvent, &DETAIL, event_id));
     }
-    if !matches!(&raw.source, Some(Loose::Str(s)) if s == "aws.connect") {
+    if !from_connect {
         return Err(MonitorError::invalid(format!(
             "source must be aws.connect for detail-type {CONTACT_EVENT}"
         )));
@@ -291,6 +331,8 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
             event_type: Field::new("detail.eventType", detail.event_type),
             channel: Field::new("detail.channel", detail.channel),
         }),
+        contact_arn: None,
+        rule_name: None,
     })
 }
 
@@ -348,6 +390,8 @@ fn request_fields(raw: RawEvent, source: Source, paths: &Paths, fallback_event_i
         client_token: Field::new(paths.client_token, raw.client_token),
         initiation_method: Field::new("initiationMethod", None),
         contact_event: None,
+        contact_arn: None,
+        rule_name: None,
     }
 }
 
@@ -449,6 +493,29 @@ mod tests {
         let state = i.contact_event.unwrap_or_else(|| panic!("contact event state"));
         assert_eq!(state.event_type.value, s("CONNECTED_TO_AGENT"));
         assert_eq!(state.channel.value, s("VOICE"));
+    }
+
+    #[test]
+    fn contact_lens_rule_event() {
+        let i = intent(
+            r#"{"version":"0","id":"cl-1","detail-type":"Contact Lens Realtime Rules Matched","source":"aws.connect",
+            "detail":{"version":"1.0","ruleName":"Customer upset","actionName":"GenerateEventBridgeEvent",
+            "contactArn":"arn:aws:connect:us-east-1:111122223333:instance/i1/contact/c1",
+            "instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/i1","agentArn":"a","queueArn":"q"}}"#,
+        );
+        assert_eq!(i.source, Source::ContactLens);
+        assert_eq!(i.event_id, Field::new("id", s("cl-1")));
+        assert_eq!(
+            i.contact_arn,
+            Some(Field::new(
+                "detail.contactArn",
+                s("arn:aws:connect:us-east-1:111122223333:instance/i1/contact/c1")
+            ))
+        );
+        assert_eq!(i.rule_name, Some(Field::new("detail.ruleName", s("Customer upset"))));
+        let e =
+            error(r#"{"id":"e","detail-type":"Contact Lens Realtime Chat Rules Matched","source":"x","detail":{}}"#);
+        assert!(e.message.contains("source must be aws.connect"), "{e}");
     }
 
     #[test]

@@ -64,16 +64,16 @@ async fn process<C: Connect>(
     budget: Option<Duration>,
     line: &mut InvocationLog,
 ) -> Result<Outcome, MonitorError> {
-    let request = match plan(&app.config, payload, request_id, line)? {
+    let (request, rule_name) = match plan(&app.config, payload, request_id, line)? {
         Plan::Done(outcome) => return Ok(outcome),
-        Plan::Call(request) => request,
+        Plan::Call { request, rule_name } => (request, rule_name),
     };
     let budget = budget.ok_or_else(|| deadline_exceeded("before calling Connect"))?;
     let monitoring = match tokio::time::timeout(budget, app.connect.start_monitoring(&request)).await {
         Ok(answer) => answer.map_err(|failure| failure.explain(&request))?,
         Err(_elapsed) => return Err(deadline_exceeded("while waiting for Connect (including retries)")),
     };
-    Ok(started(request, monitoring))
+    Ok(started(request, monitoring, rule_name))
 }
 
 /// What the in-process part of an invocation decided.
@@ -81,8 +81,11 @@ async fn process<C: Connect>(
 pub enum Plan {
     /// Nothing to call: the outcome is final (a skip).
     Done(Outcome),
-    /// Call Connect with this request.
-    Call(MonitorRequest),
+    /// Call Connect with this request (for a Contact Lens escalation, on behalf of this rule).
+    Call {
+        request: MonitorRequest,
+        rule_name: Option<String>,
+    },
 }
 
 /// The in-process part of an invocation, with no I/O: read the event, validate it, apply the skip
@@ -92,6 +95,7 @@ pub fn plan(config: &Config, payload: &str, request_id: &str, log: &mut Invocati
     log.source = Some(intent.source);
     let validated = validate(&intent, config)?;
     log.record_validated(&validated);
+    log.rule.clone_from(&validated.rule_name);
     match validated.decide(config)? {
         Decision::Skip(reason) => Ok(Plan::Done(Outcome::Skipped {
             reason,
@@ -99,14 +103,18 @@ pub fn plan(config: &Config, payload: &str, request_id: &str, log: &mut Invocati
         })),
         Decision::Monitor(request) => {
             log.record_request(&request);
-            Ok(Plan::Call(request))
+            Ok(Plan::Call {
+                request,
+                rule_name: validated.rule_name,
+            })
         }
     }
 }
 
 /// The outcome of a monitor Connect started.
-pub fn started(request: MonitorRequest, monitoring: Monitoring) -> Outcome {
+pub fn started(request: MonitorRequest, monitoring: Monitoring, rule_name: Option<String>) -> Outcome {
     Outcome::Started {
+        rule_name,
         contact_arn: monitoring.contact_arn,
         monitor_contact_id: monitoring.contact_id,
         contact_id: request.contact_id,
@@ -148,6 +156,7 @@ pub struct InvocationLog {
     contact_id: Option<String>,
     user_id: Option<String>,
     client_token: Option<String>,
+    rule: Option<String>,
 }
 
 impl InvocationLog {
@@ -171,6 +180,7 @@ impl InvocationLog {
             self.contact_id.as_deref(),
         );
         let (supervisor, client_token) = (self.user_id.as_deref(), self.client_token.as_deref());
+        let rule = self.rule.as_deref();
         let duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         macro_rules! line {
             ($level:ident, $outcome:expr, $message:expr) => {
@@ -181,6 +191,7 @@ impl InvocationLog {
                     contact,
                     supervisor,
                     client_token,
+                    rule,
                     outcome = $outcome,
                     duration_us,
                     "{}",
@@ -280,6 +291,7 @@ mod tests {
                 contact_id: "c1".into(),
                 user_id: SUP.into(),
                 client_token: token,
+                rule_name: None,
             })
         );
         assert_eq!(calls(&app), 1);

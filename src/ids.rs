@@ -113,6 +113,38 @@ pub fn instance(field: &str, value: &str) -> Result<Instance, String> {
     })
 }
 
+/// Reads a contact ARN (`arn:<partition>:connect:<region>:<account>:instance/<instance id>/contact/<contact id>`):
+/// the instance (with the ARN's region) and the contact ID.
+pub fn contact_arn(field: &str, value: &str) -> Result<(Instance, String), String> {
+    let wrong = || {
+        format!(
+            "{field} must be an Amazon Connect contact ARN (arn:<partition>:connect:<region>:<account>:instance/<id>/contact/<id>)"
+        )
+    };
+    let (instance_arn, contact_id) = value.rsplit_once("/contact/").ok_or_else(wrong)?;
+    let instance = instance(field, instance_arn).map_err(|_| wrong())?;
+    if instance.region.is_none() {
+        return Err(wrong());
+    }
+    identifier(&format!("the contact ID in {field}"), contact_id, MAX_CONTACT_ID)?;
+    Ok((instance, contact_id.to_owned()))
+}
+
+/// Checks free text that goes into logs and outputs (a rule name): 1..=max characters, none of them
+/// control characters (so that it cannot break a log line).
+pub fn label(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{field} must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(format!("{field} must be at most {max} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    Ok(())
+}
+
 /// What the supervisor may do. BARGE always travels together with SILENT_MONITOR: the service
 /// requires `AllowedMonitorCapabilities` when barge is enabled, and a supervisor who may barge can
 /// always listen first.
@@ -267,6 +299,44 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains("Details.ContactData.InstanceARN"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn contact_arns() {
+        let arn = format!("arn:aws:connect:us-east-1:111122223333:instance/{UUID}/contact/c0ffee");
+        assert_eq!(
+            contact_arn("detail.contactArn", &arn),
+            Ok((
+                Instance {
+                    id: UUID.into(),
+                    region: Some("us-east-1".into())
+                },
+                "c0ffee".into()
+            ))
+        );
+        for bad in [
+            "c0ffee".to_owned(),
+            format!("arn:aws:connect:us-east-1:111122223333:instance/{UUID}"),
+            format!("arn:aws:connect:us-east-1:111122223333:instance/{UUID}/contact/"),
+            format!("arn:aws:connect:us-east-1:111122223333:instance/{UUID}/contact/a/b"),
+            format!("arn:aws:connect:us-east-1:111122223333:queue/{UUID}/contact/c"),
+            format!("{UUID}/contact/c"),
+        ] {
+            let err = contact_arn("detail.contactArn", &bad).err().unwrap_or_default();
+            assert!(err.contains("detail.contactArn"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn labels_allow_any_text_but_control_characters() {
+        assert!(label("detail.ruleName", "Kunde verärgert – eskalieren", 256).is_ok());
+        assert!(label("detail.ruleName", r"a\nb", 256).is_ok(), "a backslash is text");
+        assert!(
+            label("detail.ruleName", "a\nb", 256).is_err(),
+            "a newline would break a log line"
+        );
+        assert!(label("detail.ruleName", " ", 256).is_err());
+        assert!(label("detail.ruleName", &"r".repeat(257), 256).is_err());
     }
 
     #[test]

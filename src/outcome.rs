@@ -39,6 +39,9 @@ pub enum Outcome {
         contact_id: String,
         user_id: String,
         client_token: String,
+        /// The Contact Lens rule that asked for the supervisor (escalations only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rule_name: Option<String>,
     },
     #[serde(rename_all = "PascalCase")]
     Skipped { reason: SkipReason, contact_id: String },
@@ -67,6 +70,7 @@ mod tests {
             contact_id: "c".into(),
             user_id: "u".into(),
             client_token: "t".into(),
+            rule_name: None,
         };
         assert_eq!(
             serde_json::to_value(&o).ok(),

@@ -25,6 +25,8 @@ pub struct Validated {
     pub initiation_method: Option<String>,
     /// Amazon Connect contact events only: (event type, channel).
     pub contact_event: Option<(String, String)>,
+    /// Contact Lens rule events only: the rule that matched.
+    pub rule_name: Option<String>,
 }
 
 /// The one call to make.
@@ -79,21 +81,39 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
             "give the instance once: InstanceId or InstanceArn, not both",
         ));
     }
-    let instance = ids::instance(intent.instance.path, required(&intent.instance)?).map_err(MonitorError::invalid)?;
+    let (instance, contact_id) = match &intent.contact_arn {
+        Some(arn) => {
+            let (instance, contact_id) = ids::contact_arn(arn.path, required(arn)?).map_err(MonitorError::invalid)?;
+            if let Some(named) = string(&intent.instance)? {
+                let named = ids::instance(intent.instance.path, named).map_err(MonitorError::invalid)?;
+                if named.id != instance.id {
+                    return Err(MonitorError::invalid(format!(
+                        "{} and {} name different instances",
+                        intent.instance.path, arn.path
+                    )));
+                }
+            }
+            (instance, contact_id)
+        }
+        None => (
+            ids::instance(intent.instance.path, required(&intent.instance)?).map_err(MonitorError::invalid)?,
+            checked(
+                &intent.contact,
+                required(&intent.contact)?,
+                ids::identifier,
+                ids::MAX_CONTACT_ID,
+            )?,
+        ),
+    };
     if let Some(region) = &instance.region
         && *region != config.region
     {
         return Err(MonitorError::invalid(format!(
             "{} names an instance in {region} but the function runs in {}: deploy the function in the instance's region",
-            intent.instance.path, config.region
+            intent.contact_arn.as_ref().map_or(intent.instance.path, |arn| arn.path),
+            config.region
         )));
     }
-    let contact_id = checked(
-        &intent.contact,
-        required(&intent.contact)?,
-        ids::identifier,
-        ids::MAX_CONTACT_ID,
-    )?;
     let event_id = checked(
         &intent.event_id,
         required(&intent.event_id)?,
@@ -134,6 +154,14 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
         None => None,
     };
     let initiation_method = string(&intent.initiation_method)?.map(str::to_owned);
+    let rule_name = match &intent.rule_name {
+        Some(field) => {
+            let name = required(field)?;
+            ids::label(field.path, name, MAX_RULE_NAME).map_err(MonitorError::invalid)?;
+            Some(name.to_owned())
+        }
+        None => None,
+    };
     let contact_event = match &intent.contact_event {
         Some(state) => Some((
             required(&state.event_type)?.to_owned(),
@@ -151,8 +179,12 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
         client_token,
         initiation_method,
         contact_event,
+        rule_name,
     })
 }
+
+/// Most characters of a Contact Lens rule name kept for logs and outputs.
+pub const MAX_RULE_NAME: usize = 256;
 
 impl Validated {
     /// Applies the skip rules, then the policy, and derives the ClientToken.
@@ -411,6 +443,56 @@ mod tests {
         assert!(
             e.message
                 .contains("InstanceArn names an instance in eu-west-2 but the function runs in us-east-1"),
+            "{e}"
+        );
+    }
+
+    fn contact_lens(contact_arn: &str, instance_arn: &str, rule: &str) -> String {
+        format!(
+            r#"{{"version":"0","id":"cl-1","detail-type":"Contact Lens Realtime Rules Matched","source":"aws.connect",
+            "detail":{{"ruleName":"{rule}","contactArn":"{contact_arn}","instanceArn":"{instance_arn}"}}}}"#
+        )
+    }
+
+    #[test]
+    fn contact_lens_events_take_instance_and_contact_from_the_contact_arn() {
+        let c = config(&[]);
+        let instance_arn = format!("arn:aws:connect:us-east-1:111122223333:instance/{INST}");
+        let arn = format!("{instance_arn}/contact/{CONTACT}");
+        let json = contact_lens(&arn, &instance_arn, "Customer upset");
+        let v =
+            validate(&event::read(&json, "r").unwrap_or_else(|e| panic!("{e}")), &c).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((v.instance_id.as_str(), v.contact_id.as_str()), (INST, CONTACT));
+        assert_eq!(v.rule_name.as_deref(), Some("Customer upset"));
+        let r = monitor(&json, &c);
+        assert_eq!(r.client_token, token::client_token("cl-1", INST, CONTACT, SUP));
+        // Escalations are never sampled out.
+        assert!(matches!(
+            run(&json, &config(&[("SAMPLE_PERCENT", "0")])),
+            Ok(Decision::Monitor(_))
+        ));
+        let other = format!("arn:aws:connect:us-east-1:111122223333:instance/{OTHER}");
+        assert!(
+            fails(&contact_lens(&arn, &other, "r"), &c)
+                .message
+                .contains("name different instances")
+        );
+        let e = fails(&contact_lens("c", &instance_arn, "r"), &c);
+        assert!(
+            e.message
+                .contains("detail.contactArn must be an Amazon Connect contact ARN"),
+            "{e}"
+        );
+        assert!(
+            fails(&contact_lens(&arn, &instance_arn, " "), &c)
+                .message
+                .contains("detail.ruleName must not be empty")
+        );
+        let elsewhere = arn.replace("us-east-1", "eu-west-2");
+        let json = contact_lens(&elsewhere, "", "r").replace(r#","instanceArn":"""#, "");
+        let e = fails(&json, &c);
+        assert!(
+            e.message.contains("detail.contactArn names an instance in eu-west-2"),
             "{e}"
         );
     }

@@ -34,6 +34,8 @@ fn eventbridge_samples_are_eventbridge_events() {
         "eventbridge-skip-queued.json",
         "eventbridge-skip-monitor-contact.json",
         "eventbridge-skip-task.json",
+        "eventbridge-contact-lens-voice.json",
+        "eventbridge-contact-lens-chat.json",
     ] {
         let parsed = serde_json::from_str::<EventBridgeEvent<Value>>(&sample(name));
         assert!(parsed.is_ok(), "{name}: {parsed:?}");
@@ -49,6 +51,7 @@ fn outcomes_are_valid_contact_flow_responses() {
             contact_id: "c".into(),
             user_id: "u".into(),
             client_token: "t".into(),
+            rule_name: Some("Customer upset".into()),
         },
         Outcome::Skipped {
             reason: SkipReason::MonitorContact,

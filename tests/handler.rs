@@ -95,6 +95,8 @@ async fn every_sample_event_gives_its_documented_result() {
         ("contact-flow-chat.json", "STARTED"),
         ("eventbridge-connected-to-agent.json", "STARTED"),
         ("eventbridge-custom.json", "STARTED"),
+        ("eventbridge-contact-lens-voice.json", "STARTED"),
+        ("eventbridge-contact-lens-chat.json", "STARTED"),
         ("eventbridge-skip-queued.json", "NOT_A_TRIGGER_EVENT"),
         ("eventbridge-skip-monitor-contact.json", "MONITOR_CONTACT"),
         ("eventbridge-skip-task.json", "CHANNEL_NOT_MONITORED"),
@@ -132,6 +134,31 @@ async fn every_sample_event_gives_its_documented_result() {
         started,
         "skips and errors make no Connect call"
     );
+}
+
+#[tokio::test]
+async fn a_contact_lens_escalation_attaches_a_supervisor_and_names_its_rule() {
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[("SAMPLE_PERCENT", "0")]);
+    let result = invoke(&app, &sample("eventbridge-contact-lens-voice.json")).await;
+    match &result {
+        Ok(Outcome::Started {
+            rule_name,
+            contact_id,
+            client_token,
+            ..
+        }) => {
+            assert_eq!(rule_name.as_deref(), Some("Customer upset - escalate"));
+            assert_eq!(contact_id, VOICE);
+            let event_id = "6f5e4d3c-2b1a-4098-8765-4321fedcba98";
+            let expected = monitor_contact::token::client_token(event_id, INSTANCE, VOICE, SUPERVISOR);
+            assert_eq!(client_token, &expected, "the envelope id is the event ID");
+        }
+        other => panic!("expected STARTED, got {other:?}"),
+    }
+    let output = serde_json::to_value(result.ok()).unwrap_or_default();
+    assert_eq!(output["RuleName"], "Customer upset - escalate");
+    assert_eq!(double.requests()[0].json()["ContactId"], VOICE);
 }
 
 #[tokio::test]
@@ -410,6 +437,7 @@ async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
         "contact-flow-chat.json",
         "eventbridge-connected-to-agent.json",
         "invalid-wrong-types.json",
+        "eventbridge-contact-lens-voice.json",
     ];
     for name in events {
         let _ = invoke(&app, &sample(name)).await;
@@ -429,6 +457,7 @@ async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
         "4417-2291",
         "Jordan",
         "+1555",
+        "cancel my account",
     ] {
         assert!(!text.contains(secret), "a log line contains {secret:?}");
     }
@@ -453,6 +482,11 @@ async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
     }
     assert_eq!(first["outcome"], "STARTED");
     assert_eq!(lines[3]["fields"]["outcome"], "InvalidEvent");
-    assert_eq!(lines[4]["fields"]["outcome"], "ContactNotFound");
-    assert_eq!(lines[4]["level"], "WARN");
+    assert_eq!(lines[4]["fields"]["outcome"], "STARTED");
+    assert_eq!(
+        lines[4]["fields"]["rule"], "Customer upset - escalate",
+        "escalations log their rule"
+    );
+    assert_eq!(lines[5]["fields"]["outcome"], "ContactNotFound");
+    assert_eq!(lines[5]["level"], "WARN");
 }
