@@ -33,11 +33,12 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// The sample contact-flow event with its own EventId, so each invocation starts a new monitor.
+/// The sample contact-flow event with its own EventId, so each invocation starts a new monitor. The
+/// IDs have a fixed width, as real event IDs (UUIDs, contact IDs) do.
 fn event(n: usize) -> String {
     SAMPLE.replace(
         "\"SupervisorUserId\"",
-        &format!("\"EventId\": \"bench-{n}\", \"SupervisorUserId\""),
+        &format!("\"EventId\": \"bench-{n:08}\", \"SupervisorUserId\""),
     )
 }
 
