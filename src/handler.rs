@@ -95,7 +95,6 @@ pub fn plan(config: &Config, payload: &str, request_id: &str, log: &mut Invocati
     log.source = Some(intent.source);
     let validated = validate(&intent, config)?;
     log.record_validated(&validated);
-    log.rule.clone_from(&validated.rule_name);
     match validated.decide(config)? {
         Decision::Skip(reason) => Ok(Plan::Done(Outcome::Skipped {
             reason,
@@ -165,6 +164,7 @@ impl InvocationLog {
         self.instance_id = Some(v.instance_id.clone());
         self.contact_id = Some(v.contact_id.clone());
         self.user_id.clone_from(&v.user_id);
+        self.rule.clone_from(&v.rule_name);
     }
 
     fn record_request(&mut self, r: &MonitorRequest) {
