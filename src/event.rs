@@ -73,13 +73,31 @@ pub struct ContactEventState {
     pub channel: Field,
 }
 
+/// How an event names its contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactRef {
+    /// A contact ID; the instance is named beside it.
+    Id(Field),
+    /// A contact ARN: instance and contact in one (Contact Lens rule events).
+    Arn(Field),
+}
+
+impl ContactRef {
+    pub fn field(&self) -> &Field {
+        match self {
+            ContactRef::Id(field) | ContactRef::Arn(field) => field,
+        }
+    }
+}
+
 /// The values an event supplies, not yet validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intent {
     pub source: Source,
     pub event_id: Field,
+    /// The instance; for a contact named by ARN, an optional cross-check.
     pub instance: Field,
-    pub contact: Field,
+    pub contact: ContactRef,
     /// Absent: the configured default supervisor.
     pub user: Field,
     /// Absent: the configured default capabilities.
@@ -90,8 +108,6 @@ pub struct Intent {
     pub initiation_method: Field,
     /// Present for Amazon Connect contact events only.
     pub contact_event: Option<ContactEventState>,
-    /// Contact Lens rule events name the contact by ARN (instance and contact in one).
-    pub contact_arn: Option<Field>,
     /// The Contact Lens rule that matched.
     pub rule_name: Option<Field>,
 }
@@ -261,13 +277,12 @@ fn contact_flow(raw: RawEvent) -> Result<Intent, MonitorError> {
         source: Source::ContactFlow,
         event_id,
         instance: Field::new("Details.ContactData.InstanceARN", data.instance_arn),
-        contact: Field::new("Details.ContactData.ContactId", data.contact_id),
+        contact: ContactRef::Id(Field::new("Details.ContactData.ContactId", data.contact_id)),
         user: Field::new("Details.Parameters.SupervisorUserId", params.supervisor_user_id),
         capabilities: Field::new("Details.Parameters.AllowedMonitorCapabilities", params.capabilities),
         client_token: Field::new("Details.Parameters.ClientToken", None),
         initiation_method: Field::new("Details.ContactData.InitiationMethod", data.initiation_method),
         contact_event: None,
-        contact_arn: None,
         rule_name: None,
     })
 }
@@ -300,13 +315,12 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
             source: Source::ContactLens,
             event_id,
             instance: Field::new("detail.instanceArn", detail.instance_arn),
-            contact: Field::new("detail.contactArn", None),
+            contact: ContactRef::Arn(Field::new("detail.contactArn", detail.contact_arn)),
             user: Field::new("detail.userId", None),
             capabilities: Field::new("detail.allowedMonitorCapabilities", None),
             client_token: Field::new("detail.clientToken", None),
             initiation_method: Field::new("detail.initiationMethod", None),
             contact_event: None,
-            contact_arn: Some(Field::new("detail.contactArn", detail.contact_arn)),
             rule_name: Some(Field::new("detail.ruleName", detail.rule_name)),
         });
     }
@@ -322,7 +336,7 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
         source: Source::ContactEvent,
         event_id,
         instance: Field::new("detail.instanceArn", detail.instance_arn),
-        contact: Field::new("detail.contactId", detail.contact_id),
+        contact: ContactRef::Id(Field::new("detail.contactId", detail.contact_id)),
         user: Field::new("detail.userId", None),
         capabilities: Field::new("detail.allowedMonitorCapabilities", None),
         client_token: Field::new("detail.clientToken", None),
@@ -331,7 +345,6 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
             event_type: Field::new("detail.eventType", detail.event_type),
             channel: Field::new("detail.channel", detail.channel),
         }),
-        contact_arn: None,
         rule_name: None,
     })
 }
@@ -384,13 +397,12 @@ fn request_fields(raw: RawEvent, source: Source, paths: &Paths, fallback_event_i
         source,
         event_id,
         instance,
-        contact: Field::new(paths.contact, raw.contact_id),
+        contact: ContactRef::Id(Field::new(paths.contact, raw.contact_id)),
         user: Field::new(paths.user, raw.user_id),
         capabilities: Field::new(paths.capabilities, raw.capabilities),
         client_token: Field::new(paths.client_token, raw.client_token),
         initiation_method: Field::new("initiationMethod", None),
         contact_event: None,
-        contact_arn: None,
         rule_name: None,
     }
 }
@@ -435,7 +447,7 @@ mod tests {
             i.instance.value,
             s("arn:aws:connect:us-east-1:111122223333:instance/i1")
         );
-        assert_eq!(i.contact.value, s("c1"));
+        assert_eq!(i.contact.field().value, s("c1"));
         assert_eq!(i.user, Field::new("Details.Parameters.SupervisorUserId", s("u1")));
         assert_eq!(i.capabilities.value, s("SILENT_MONITOR"));
         assert_eq!(i.initiation_method.value, s("API"));
@@ -487,7 +499,7 @@ mod tests {
         );
         assert_eq!(i.source, Source::ContactEvent);
         assert_eq!(i.event_id, Field::new("id", s("ev-1")));
-        assert_eq!(i.contact, Field::new("detail.contactId", s("c1")));
+        assert_eq!(i.contact, ContactRef::Id(Field::new("detail.contactId", s("c1"))));
         assert_eq!(i.user.value, None);
         assert_eq!(i.initiation_method.value, s("INBOUND"));
         let state = i.contact_event.unwrap_or_else(|| panic!("contact event state"));
@@ -506,8 +518,8 @@ mod tests {
         assert_eq!(i.source, Source::ContactLens);
         assert_eq!(i.event_id, Field::new("id", s("cl-1")));
         assert_eq!(
-            i.contact_arn,
-            Some(Field::new(
+            i.contact,
+            ContactRef::Arn(Field::new(
                 "detail.contactArn",
                 s("arn:aws:connect:us-east-1:111122223333:instance/i1/contact/c1")
             ))
@@ -580,7 +592,7 @@ mod tests {
             r#"{"instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/i1","contactId":"c1","userId":"u1"}"#,
         );
         assert_eq!(i.instance.path, "InstanceArn");
-        assert_eq!(i.contact.value, s("c1"));
+        assert_eq!(i.contact.field().value, s("c1"));
         assert_eq!(i.user.value, s("u1"));
         assert_eq!(i.event_id, Field::new("Lambda request ID", s("req-1")));
         let i = intent(r#"{"InstanceId":"i1","InstanceArn":"arn:x","ContactId":"c1"}"#);

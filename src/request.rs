@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::error::{ErrorKind, MonitorError};
-use crate::event::{BOTH_INSTANCE_FIELDS, Field, Intent, Source};
+use crate::event::{BOTH_INSTANCE_FIELDS, ContactRef, Field, Intent, Source};
 use crate::ids::{self, Capabilities};
 use crate::loose::Loose;
 use crate::outcome::SkipReason;
@@ -81,8 +81,8 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
             "give the instance once: InstanceId or InstanceArn, not both",
         ));
     }
-    let (instance, contact_id) = match &intent.contact_arn {
-        Some(arn) => {
+    let (instance, contact_id) = match &intent.contact {
+        ContactRef::Arn(arn) => {
             let (instance, contact_id) = ids::contact_arn(arn.path, required(arn)?).map_err(MonitorError::invalid)?;
             if let Some(named) = string(&intent.instance)? {
                 let named = ids::instance(intent.instance.path, named).map_err(MonitorError::invalid)?;
@@ -95,14 +95,9 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
             }
             (instance, contact_id)
         }
-        None => (
+        ContactRef::Id(contact) => (
             ids::instance(intent.instance.path, required(&intent.instance)?).map_err(MonitorError::invalid)?,
-            checked(
-                &intent.contact,
-                required(&intent.contact)?,
-                ids::identifier,
-                ids::MAX_CONTACT_ID,
-            )?,
+            checked(contact, required(contact)?, ids::identifier, ids::MAX_CONTACT_ID)?,
         ),
     };
     if let Some(region) = &instance.region
@@ -110,7 +105,10 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
     {
         return Err(MonitorError::invalid(format!(
             "{} names an instance in {region} but the function runs in {}: deploy the function in the instance's region",
-            intent.contact_arn.as_ref().map_or(intent.instance.path, |arn| arn.path),
+            match &intent.contact {
+                ContactRef::Arn(arn) => arn.path,
+                ContactRef::Id(_) => intent.instance.path,
+            },
             config.region
         )));
     }
