@@ -5,6 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use monitor_contact::handler::{InvocationLog, Plan, plan, started};
+use monitor_contact::request::Supervisor;
 use monitor_contact::{Config, Monitoring};
 
 const SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
@@ -22,7 +23,11 @@ fn config() -> Config {
 fn in_process(config: &Config, payload: &str) -> String {
     let mut log = InvocationLog::default();
     let outcome = match plan(config, payload, "8f3b2a10-0000-4000-8000-00000000abcd", &mut log) {
-        Ok(Plan::Call { request, rule_name }) => {
+        Ok(Plan::Call { target, rule_name }) => {
+            let Supervisor::Named(user_id) = &target.supervisor else {
+                panic!("the benchmark's configuration has no pool");
+            };
+            let request = target.request(user_id.clone());
             let arn = format!(
                 "arn:aws:connect:us-east-1:111122223333:instance/{}/contact/m",
                 request.instance_id

@@ -31,7 +31,17 @@ pub struct Config {
     pub monitored_channels: Vec<String>,
     /// Share of contact events (0..=100 %) that automatic monitoring takes; see `sample`.
     pub sample_percent: u8,
+    /// `SUPERVISOR_POOL_USER_IDS`: who takes an event that names no supervisor (empty: no pool, the
+    /// default supervisor does); see `pool`. Members are allowed supervisors.
+    pub supervisor_pool: Vec<String>,
+    /// `MAX_MONITORS_PER_SUPERVISOR`: a pool member monitoring this many contacts is not picked.
+    pub max_monitors_per_supervisor: u32,
+    /// `VERIFY_CONTACT`: DescribeContact the target before monitoring it.
+    pub verify_contact: bool,
 }
+
+/// Most members of the supervisor pool: GetCurrentUserData's `Agents` filter takes at most 100.
+pub const MAX_POOL: usize = 100;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -61,20 +71,59 @@ impl Config {
             None => None,
         };
 
+        const POOL: &str = "SUPERVISOR_POOL_USER_IDS";
+        let mut supervisor_pool = match get(POOL) {
+            Some(v) => id_list(POOL, &v, ids::MAX_USER_ID)?,
+            None => Vec::new(),
+        };
+        supervisor_pool.sort_unstable();
+        supervisor_pool.dedup();
+        if supervisor_pool.len() > MAX_POOL {
+            return Err(fail(
+                POOL,
+                format!("{POOL} lists more than {MAX_POOL} users: GetCurrentUserData filters on at most {MAX_POOL}"),
+            ));
+        }
+        if default_supervisor.is_some() && !supervisor_pool.is_empty() {
+            return Err(fail(
+                POOL,
+                format!(
+                    "{POOL} and {DEFAULT} are both set: an event that names no supervisor goes to the pool or to the default, so set only one"
+                ),
+            ));
+        }
+
         const ALLOWED: &str = "ALLOWED_SUPERVISOR_USER_IDS";
         let supervisors = match get(ALLOWED) {
             Some(v) if v.trim() == "*" => SupervisorPolicy::Anyone,
             Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, ids::MAX_USER_ID)?),
             None => SupervisorPolicy::Only(default_supervisor.iter().cloned().collect()),
         };
-        if supervisors == SupervisorPolicy::Only(Vec::new()) {
+        if supervisors == SupervisorPolicy::Only(Vec::new()) && supervisor_pool.is_empty() {
             return Err(fail(
                 ALLOWED,
                 format!(
-                    "{ALLOWED} and {DEFAULT} are both unset: no supervisor could ever be attached; set at least one"
+                    "{ALLOWED}, {DEFAULT} and {POOL} are all unset: no supervisor could ever be attached; set at least one"
                 ),
             ));
         }
+
+        const MAX_MONITORS: &str = "MAX_MONITORS_PER_SUPERVISOR";
+        let max_monitors_per_supervisor = match get(MAX_MONITORS) {
+            None => 1,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return Err(fail(
+                        MAX_MONITORS,
+                        format!("{MAX_MONITORS} must be a whole number from 1 to 100"),
+                    ));
+                }
+            },
+        };
+
+        const VERIFY: &str = "VERIFY_CONTACT";
+        let verify_contact = flag(VERIFY, get(VERIFY))?;
 
         const INSTANCES: &str = "ALLOWED_INSTANCE_IDS";
         let allowed_instances = get(INSTANCES)
@@ -82,11 +131,7 @@ impl Config {
             .transpose()?;
 
         const BARGE: &str = "ALLOW_BARGE";
-        let allow_barge = match get(BARGE).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(fail(BARGE, format!("{BARGE} must be true or false"))),
-        };
+        let allow_barge = flag(BARGE, get(BARGE))?;
 
         const CAPS: &str = "DEFAULT_MONITOR_CAPABILITIES";
         let default_capabilities = match get(CAPS) {
@@ -133,20 +178,37 @@ impl Config {
             trigger_event_types,
             monitored_channels,
             sample_percent,
+            supervisor_pool,
+            max_monitors_per_supervisor,
+            verify_contact,
         })
     }
 
+    /// Whether `user_id` may be attached: on the allow-list, or a member of the pool.
     pub fn supervisor_allowed(&self, user_id: &str) -> bool {
-        match &self.supervisors {
-            SupervisorPolicy::Anyone => true,
-            SupervisorPolicy::Only(ids) => ids.iter().any(|id| id == user_id),
-        }
+        self.supervisor_pool.iter().any(|id| id == user_id)
+            || match &self.supervisors {
+                SupervisorPolicy::Anyone => true,
+                SupervisorPolicy::Only(ids) => ids.iter().any(|id| id == user_id),
+            }
     }
 
     pub fn instance_allowed(&self, instance_id: &str) -> bool {
         self.allowed_instances
             .as_ref()
             .is_none_or(|ids| ids.iter().any(|id| id == instance_id))
+    }
+}
+
+/// `true` or `false` (any case); unset is false.
+fn flag(variable: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ConfigError {
+            variable,
+            message: format!("{variable} must be true or false"),
+        }),
     }
 }
 
@@ -228,6 +290,9 @@ mod tests {
         assert_eq!(c.trigger_event_types, ["CONNECTED_TO_AGENT"]);
         assert_eq!(c.monitored_channels, ["VOICE", "CHAT"]);
         assert_eq!(c.sample_percent, 100);
+        assert!(c.supervisor_pool.is_empty());
+        assert_eq!(c.max_monitors_per_supervisor, 1);
+        assert!(!c.verify_contact);
         assert!(c.supervisor_allowed(SUP));
         assert!(!c.supervisor_allowed("someone-else"));
         assert!(c.instance_allowed("any"));
@@ -244,6 +309,55 @@ mod tests {
         assert!(c.instance_allowed("i2") && !c.instance_allowed("i3"));
         let c = ok(&[("ALLOWED_SUPERVISOR_USER_IDS", "*")]);
         assert!(c.supervisor_allowed("anyone-at-all"));
+    }
+
+    #[test]
+    fn supervisor_pool() {
+        let c = ok(&[
+            ("SUPERVISOR_POOL_USER_IDS", "p2, p1,p2"),
+            ("MAX_MONITORS_PER_SUPERVISOR", "3"),
+            ("VERIFY_CONTACT", "True"),
+        ]);
+        assert_eq!(c.supervisor_pool, ["p1", "p2"], "sorted, duplicates dropped");
+        assert_eq!(c.max_monitors_per_supervisor, 3);
+        assert!(c.verify_contact);
+        assert_eq!(c.supervisors, SupervisorPolicy::Only(Vec::new()));
+        assert!(
+            c.supervisor_allowed("p1") && !c.supervisor_allowed("p3"),
+            "members are allowed"
+        );
+        let c = ok(&[("SUPERVISOR_POOL_USER_IDS", "p1"), ("ALLOWED_SUPERVISOR_USER_IDS", "a")]);
+        assert!(c.supervisor_allowed("p1") && c.supervisor_allowed("a") && !c.supervisor_allowed("b"));
+        let hundred: Vec<String> = (0..100).map(|i| format!("user-{i}")).collect();
+        assert_eq!(
+            ok(&[("SUPERVISOR_POOL_USER_IDS", &hundred.join(","))])
+                .supervisor_pool
+                .len(),
+            100
+        );
+        let too_many = format!("{},user-100", hundred.join(","));
+        assert_eq!(
+            fails_on(&[("SUPERVISOR_POOL_USER_IDS", &too_many)]),
+            "SUPERVISOR_POOL_USER_IDS"
+        );
+        assert_eq!(
+            fails_on(&[("SUPERVISOR_POOL_USER_IDS", "p1"), ("DEFAULT_SUPERVISOR_USER_ID", SUP)]),
+            "SUPERVISOR_POOL_USER_IDS"
+        );
+        assert_eq!(
+            fails_on(&[("SUPERVISOR_POOL_USER_IDS", "p1,not/valid")]),
+            "SUPERVISOR_POOL_USER_IDS"
+        );
+        for bad in ["0", "101", "one", "-1"] {
+            assert_eq!(
+                fails_on(&[("SUPERVISOR_POOL_USER_IDS", "p1"), ("MAX_MONITORS_PER_SUPERVISOR", bad)]),
+                "MAX_MONITORS_PER_SUPERVISOR"
+            );
+        }
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("VERIFY_CONTACT", "1")]),
+            "VERIFY_CONTACT"
+        );
     }
 
     #[test]

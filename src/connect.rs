@@ -1,5 +1,11 @@
 //! The seam to Amazon Connect: a trait the handler calls, implemented by the SDK client (and by test
 //! doubles), and the mapping of the service's answers to this function's error types.
+//!
+//! Three operations: MonitorContact, always; DescribeContact with `VERIFY_CONTACT=true`;
+//! GetCurrentUserData when the supervisor comes from the pool. Each is one call (the SDK's retries on
+//! throttling and 5xx aside), and only the fields the function decides on are kept from the answers:
+//! DescribeContact also returns the customer's endpoint and the contact's attributes, which must
+//! never reach a log line.
 
 use std::future::Future;
 
@@ -8,11 +14,11 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_connect::config::http::HttpResponse;
 use aws_sdk_connect::config::{Region, SharedHttpClient};
 use aws_sdk_connect::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_connect::operation::monitor_contact::MonitorContactError;
-use aws_sdk_connect::types::MonitorCapability;
+use aws_sdk_connect::types::{ContactInitiationMethod, ContactState, MonitorCapability, UserDataFilters};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
 use crate::error::{ConfigError, ErrorKind, MonitorError};
+use crate::pool::Present;
 use crate::request::MonitorRequest;
 
 /// The monitoring contact MonitorContact created.
@@ -22,7 +28,18 @@ pub struct Monitoring {
     pub contact_arn: String,
 }
 
-/// How a MonitorContact call failed, as the service (or the network) reported it.
+/// What DescribeContact reports about a contact, as far as the function decides on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactStatus {
+    /// The contact has a DisconnectTimestamp.
+    pub ended: bool,
+    /// `INBOUND`, `MONITOR`, ...
+    pub initiation_method: Option<String>,
+    /// `VOICE`, `CHAT`, `TASK`, ...
+    pub channel: Option<String>,
+}
+
+/// How a call failed, as the service (or the network) reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectFailure {
     InvalidRequest(String),
@@ -35,12 +52,29 @@ pub enum ConnectFailure {
     Unavailable(String),
 }
 
-/// Starts monitoring. One call: retries (on throttling and 5xx) are the implementation's business.
+/// The Connect operations the function uses, one call each: retries (on throttling and 5xx) are the
+/// implementation's business.
 pub trait Connect {
+    /// MonitorContact.
     fn start_monitoring(
         &self,
         request: &MonitorRequest,
     ) -> impl Future<Output = Result<Monitoring, ConnectFailure>> + Send;
+
+    /// DescribeContact.
+    fn contact_status(
+        &self,
+        instance_id: &str,
+        contact_id: &str,
+    ) -> impl Future<Output = Result<ContactStatus, ConnectFailure>> + Send;
+
+    /// GetCurrentUserData filtered on `pool` (at most 100 users): the members logged in to the CCP,
+    /// with how many contacts each is monitoring.
+    fn present_members(
+        &self,
+        instance_id: &str,
+        pool: &[String],
+    ) -> impl Future<Output = Result<Vec<Present>, ConnectFailure>> + Send;
 }
 
 /// The roots that Amazon Web Services endpoints chain to (Amazon Root CA 1-4 and the Starfield Services
@@ -132,9 +166,73 @@ impl Connect for aws_sdk_connect::Client {
             )),
         }
     }
+
+    async fn contact_status(&self, instance_id: &str, contact_id: &str) -> Result<ContactStatus, ConnectFailure> {
+        let output = self
+            .describe_contact()
+            .instance_id(instance_id)
+            .contact_id(contact_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        let contact = output
+            .contact
+            .ok_or_else(|| ConnectFailure::Unavailable("DescribeContact answered without Contact".into()))?;
+        Ok(ContactStatus {
+            ended: contact.disconnect_timestamp.is_some(),
+            initiation_method: contact.initiation_method.map(|m| m.as_str().to_owned()),
+            channel: contact.channel.map(|c| c.as_str().to_owned()),
+        })
+    }
+
+    /// One page of up to 100 users covers the whole pool (at most 100 members), so `NextToken` is
+    /// never followed: a member missing from the answer counts as logged out, the safe reading.
+    async fn present_members(&self, instance_id: &str, pool: &[String]) -> Result<Vec<Present>, ConnectFailure> {
+        let output = self
+            .get_current_user_data()
+            .instance_id(instance_id)
+            .filters(UserDataFilters::builder().set_agents(Some(pool.to_vec())).build())
+            .max_results(100)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(output
+            .user_data_list
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|data| {
+                let user_id = data.user?.id?;
+                let monitoring = data
+                    .contacts
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|c| c.initiation_method == Some(ContactInitiationMethod::Monitor))
+                    .filter(|c| !c.agent_contact_state.as_ref().is_some_and(finished))
+                    .count();
+                Some(Present {
+                    user_id,
+                    monitoring: u32::try_from(monitoring).unwrap_or(u32::MAX),
+                })
+            })
+            .collect())
+    }
 }
 
-fn classify(error: SdkError<MonitorContactError, HttpResponse>) -> ConnectFailure {
+/// A contact in one of these states no longer occupies the user.
+fn finished(state: &ContactState) -> bool {
+    matches!(
+        state,
+        ContactState::Ended | ContactState::Missed | ContactState::Rejected | ContactState::Error
+    )
+}
+
+/// The failure an SDK error stands for, by the service's error code, which is the same for the three
+/// operations; codes outside their models (credentials refused, other throttling codes, ...) go by
+/// the HTTP status.
+fn classify<E>(error: SdkError<E, HttpResponse>) -> ConnectFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
     let status = error.raw_response().map(|raw| raw.status().as_u16());
     let service = match error {
         SdkError::ServiceError(context) => context.into_err(),
@@ -142,18 +240,16 @@ fn classify(error: SdkError<MonitorContactError, HttpResponse>) -> ConnectFailur
         other => return ConnectFailure::Unavailable(format!("{}", DisplayErrorContext(&other))),
     };
     let message = service.message().unwrap_or("no message").to_owned();
-    match service {
-        MonitorContactError::InvalidRequestException(_) => ConnectFailure::InvalidRequest(message),
-        MonitorContactError::IdempotencyException(_) => ConnectFailure::Idempotency(message),
-        MonitorContactError::AccessDeniedException(_) => ConnectFailure::AccessDenied(message),
-        MonitorContactError::ResourceNotFoundException(_) => ConnectFailure::NotFound(message),
-        MonitorContactError::ServiceQuotaExceededException(_) => ConnectFailure::QuotaExceeded(message),
-        MonitorContactError::ThrottlingException(_) => ConnectFailure::Throttling(message),
-        MonitorContactError::InternalServiceException(_) => ConnectFailure::Unavailable(message),
+    match service.code() {
+        Some("InvalidRequestException" | "InvalidParameterException") => ConnectFailure::InvalidRequest(message),
+        Some("IdempotencyException") => ConnectFailure::Idempotency(message),
+        Some("AccessDeniedException") => ConnectFailure::AccessDenied(message),
+        Some("ResourceNotFoundException") => ConnectFailure::NotFound(message),
+        Some("ServiceQuotaExceededException") => ConnectFailure::QuotaExceeded(message),
+        Some("ThrottlingException") => ConnectFailure::Throttling(message),
+        Some("InternalServiceException") => ConnectFailure::Unavailable(message),
         other => {
-            // Errors outside the operation's model: credentials refused, other throttling codes, ...
-            let code = other.code().unwrap_or("an unknown error");
-            let message = format!("{code}: {message}");
+            let message = format!("{}: {message}", other.unwrap_or("an unknown error"));
             match status.unwrap_or(500) {
                 403 | 401 => ConnectFailure::AccessDenied(message),
                 429 => ConnectFailure::Throttling(message),
@@ -164,49 +260,110 @@ fn classify(error: SdkError<MonitorContactError, HttpResponse>) -> ConnectFailur
     }
 }
 
-impl ConnectFailure {
-    /// This function's error for the failure, with what it means for this request and what to do.
-    pub fn explain(self, request: &MonitorRequest) -> MonitorError {
-        let (user, contact) = (&request.user_id, &request.contact_id);
+/// The call that failed, for [`ConnectFailure::explain`].
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    DescribeContact {
+        instance_id: &'a str,
+        contact_id: &'a str,
+    },
+    GetCurrentUserData {
+        instance_id: &'a str,
+    },
+    /// `pooled`: the supervisor was picked from the pool.
+    MonitorContact {
+        request: &'a MonitorRequest,
+        pooled: bool,
+    },
+}
+
+impl Call<'_> {
+    fn action(&self) -> &'static str {
         match self {
-            ConnectFailure::InvalidRequest(m) => MonitorError::invalid(format!(
-                "Connect rejected the request as invalid ({m}); check that contact {contact} is a live voice or chat contact"
-            )),
-            ConnectFailure::Idempotency(m) => MonitorError::new(
+            Call::DescribeContact { .. } => "DescribeContact",
+            Call::GetCurrentUserData { .. } => "GetCurrentUserData",
+            Call::MonitorContact { .. } => "MonitorContact",
+        }
+    }
+
+    fn instance_id(&self) -> &str {
+        match self {
+            Call::DescribeContact { instance_id, .. } | Call::GetCurrentUserData { instance_id } => instance_id,
+            Call::MonitorContact { request, .. } => &request.instance_id,
+        }
+    }
+}
+
+impl ConnectFailure {
+    /// This function's error for the failure of `call`, with what it means and what to do.
+    pub fn explain(self, call: Call<'_>) -> MonitorError {
+        let action = call.action();
+        let instance = call.instance_id();
+        match (self, call) {
+            (ConnectFailure::InvalidRequest(m), Call::MonitorContact { request, .. }) => {
+                MonitorError::invalid(format!(
+                    "Connect rejected the request as invalid ({m}); check that contact {} is a live voice or chat contact",
+                    request.contact_id
+                ))
+            }
+            (ConnectFailure::InvalidRequest(m), _) => {
+                MonitorError::invalid(format!("Connect rejected {action} as invalid ({m})"))
+            }
+            (ConnectFailure::Idempotency(m), Call::MonitorContact { request, .. }) => MonitorError::new(
                 ErrorKind::IdempotencyConflict,
                 format!(
                     "ClientToken {} was already used for a different request ({m}); send a new EventId for a new request",
                     request.client_token
                 ),
             ),
-            ConnectFailure::AccessDenied(m) => MonitorError::new(
+            (ConnectFailure::Idempotency(m), _) => MonitorError::new(
+                ErrorKind::IdempotencyConflict,
+                format!("Connect answered {action} with an idempotency conflict ({m})"),
+            ),
+            (ConnectFailure::AccessDenied(m), _) => MonitorError::new(
                 ErrorKind::AccessDenied,
                 format!(
-                    "Connect refused access ({m}); the function's role needs connect:MonitorContact on instance {}",
-                    request.instance_id
+                    "Connect refused access ({m}); the function's role needs connect:{action} on instance {instance}"
                 ),
             ),
-            ConnectFailure::NotFound(m) => MonitorError::new(
+            (ConnectFailure::NotFound(m), Call::MonitorContact { request, .. }) => MonitorError::new(
                 ErrorKind::ContactNotFound,
                 format!(
-                    "contact {contact}, user {user} or the instance was not found ({m}); the contact may have ended"
+                    "contact {}, user {} or the instance was not found ({m}); the contact may have ended",
+                    request.contact_id, request.user_id
                 ),
             ),
-            ConnectFailure::QuotaExceeded(m) => MonitorError::new(
+            (ConnectFailure::NotFound(m), Call::DescribeContact { contact_id, .. }) => MonitorError::new(
+                ErrorKind::ContactNotFound,
+                format!("contact {contact_id} or instance {instance} was not found ({m})"),
+            ),
+            (ConnectFailure::NotFound(m), Call::GetCurrentUserData { .. }) => MonitorError::new(
+                ErrorKind::ContactNotFound,
+                format!("instance {instance} was not found ({m})"),
+            ),
+            (ConnectFailure::QuotaExceeded(m), Call::MonitorContact { request, pooled: false }) => MonitorError::new(
                 ErrorKind::SupervisorUnavailable,
                 format!(
-                    "supervisor {user} cannot monitor now ({m}): they are not logged in to the CCP or are at their monitoring limit; retry when they are available or choose another supervisor"
+                    "supervisor {} cannot monitor now ({m}): they are not logged in to the CCP or are at their monitoring limit; retry when they are available or choose another supervisor",
+                    request.user_id
                 ),
             ),
-            ConnectFailure::Throttling(m) => MonitorError::new(
+            (ConnectFailure::QuotaExceeded(m), Call::MonitorContact { request, pooled: true }) => MonitorError::new(
+                ErrorKind::SupervisorUnavailable,
+                format!(
+                    "supervisor {} from the pool cannot monitor now ({m}): they logged out or reached their monitoring limit since GetCurrentUserData answered; retrying is safe: the next delivery ranks the pool again with the same ClientToken",
+                    request.user_id
+                ),
+            ),
+            (ConnectFailure::QuotaExceeded(m) | ConnectFailure::Throttling(m), _) => MonitorError::new(
                 ErrorKind::Throttled,
                 format!(
-                    "Connect throttled the request after retries ({m}); the Connect API quota is shared by all Connect API calls in the account and region"
+                    "Connect throttled {action} after retries ({m}); the Connect API quota is shared by all Connect API calls in the account and region"
                 ),
             ),
-            ConnectFailure::Unavailable(m) => MonitorError::new(
+            (ConnectFailure::Unavailable(m), _) => MonitorError::new(
                 ErrorKind::ConnectUnavailable,
-                format!("Connect is unavailable ({m}); retry later"),
+                format!("Connect is unavailable ({action}: {m}); retry later"),
             ),
         }
     }
@@ -268,24 +425,86 @@ mod tests {
 
     #[test]
     fn every_failure_maps_to_its_error_type() {
-        let cases = [
-            (ConnectFailure::InvalidRequest("m".into()), ErrorKind::InvalidEvent),
-            (ConnectFailure::Idempotency("m".into()), ErrorKind::IdempotencyConflict),
-            (ConnectFailure::AccessDenied("m".into()), ErrorKind::AccessDenied),
-            (ConnectFailure::NotFound("m".into()), ErrorKind::ContactNotFound),
-            (
+        let request = request();
+        let kinds = |call: Call<'_>| {
+            [
+                ConnectFailure::InvalidRequest("m".into()),
+                ConnectFailure::Idempotency("m".into()),
+                ConnectFailure::AccessDenied("m".into()),
+                ConnectFailure::NotFound("m".into()),
                 ConnectFailure::QuotaExceeded("m".into()),
-                ErrorKind::SupervisorUnavailable,
-            ),
-            (ConnectFailure::Throttling("m".into()), ErrorKind::Throttled),
-            (ConnectFailure::Unavailable("m".into()), ErrorKind::ConnectUnavailable),
+                ConnectFailure::Throttling("m".into()),
+                ConnectFailure::Unavailable("m".into()),
+            ]
+            .map(|failure| {
+                let e = failure.explain(call);
+                assert!(e.message.contains("m)"), "{e}");
+                e.kind
+            })
+        };
+        use ErrorKind::*;
+        let monitor = [
+            InvalidEvent,
+            IdempotencyConflict,
+            AccessDenied,
+            ContactNotFound,
+            SupervisorUnavailable,
+            Throttled,
+            ConnectUnavailable,
         ];
-        for (failure, kind) in cases {
-            let e = failure.explain(&request());
-            assert_eq!(e.kind, kind);
-            assert!(e.message.contains("(m)"), "{e}");
+        for pooled in [false, true] {
+            assert_eq!(
+                kinds(Call::MonitorContact {
+                    request: &request,
+                    pooled
+                }),
+                monitor
+            );
         }
-        let e = ConnectFailure::QuotaExceeded("m".into()).explain(&request());
+        // The two read operations have no supervisor to blame: a quota answer is throttling.
+        let read = [
+            InvalidEvent,
+            IdempotencyConflict,
+            AccessDenied,
+            ContactNotFound,
+            Throttled,
+            Throttled,
+            ConnectUnavailable,
+        ];
+        assert_eq!(
+            kinds(Call::DescribeContact {
+                instance_id: "i",
+                contact_id: "c"
+            }),
+            read
+        );
+        assert_eq!(kinds(Call::GetCurrentUserData { instance_id: "i" }), read);
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let request = request();
+        let named = Call::MonitorContact {
+            request: &request,
+            pooled: false,
+        };
+        let e = ConnectFailure::QuotaExceeded("m".into()).explain(named);
         assert!(e.message.contains("not logged in to the CCP") && e.message.contains("monitoring limit"));
+        let pooled = Call::MonitorContact {
+            request: &request,
+            pooled: true,
+        };
+        let e = ConnectFailure::QuotaExceeded("m".into()).explain(pooled);
+        assert!(
+            e.message.contains("from the pool") && e.message.contains("same ClientToken"),
+            "{e}"
+        );
+        let e = ConnectFailure::AccessDenied("m".into()).explain(Call::GetCurrentUserData { instance_id: "i" });
+        assert!(e.message.contains("connect:GetCurrentUserData on instance i"), "{e}");
+        let e = ConnectFailure::AccessDenied("m".into()).explain(Call::DescribeContact {
+            instance_id: "i",
+            contact_id: "c",
+        });
+        assert!(e.message.contains("connect:DescribeContact on instance i"), "{e}");
     }
 }

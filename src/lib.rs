@@ -13,6 +13,7 @@ pub mod handler;
 pub mod ids;
 pub mod loose;
 pub mod outcome;
+pub mod pool;
 pub mod request;
 pub mod sample;
 pub mod token;

@@ -15,6 +15,13 @@ pub enum SkipReason {
     ChannelNotMonitored,
     /// QA sampling (`SAMPLE_PERCENT`) left this contact out.
     NotSampled,
+    /// `VERIFY_CONTACT`: DescribeContact reports that the contact has ended.
+    ContactEnded,
+    /// No member of the supervisor pool is logged in and below their monitoring limit.
+    NoSupervisorAvailable,
+    /// The pool-picked supervisor's ClientToken was already used for this event with another
+    /// supervisor: an earlier delivery of the event started the monitor.
+    AlreadyMonitored,
 }
 
 impl SkipReason {
@@ -24,6 +31,9 @@ impl SkipReason {
             SkipReason::MonitorContact => "MONITOR_CONTACT",
             SkipReason::ChannelNotMonitored => "CHANNEL_NOT_MONITORED",
             SkipReason::NotSampled => "NOT_SAMPLED",
+            SkipReason::ContactEnded => "CONTACT_ENDED",
+            SkipReason::NoSupervisorAvailable => "NO_SUPERVISOR_AVAILABLE",
+            SkipReason::AlreadyMonitored => "ALREADY_MONITORED",
         }
     }
 }
@@ -92,6 +102,9 @@ mod tests {
             (SkipReason::MonitorContact, "MONITOR_CONTACT"),
             (SkipReason::ChannelNotMonitored, "CHANNEL_NOT_MONITORED"),
             (SkipReason::NotSampled, "NOT_SAMPLED"),
+            (SkipReason::ContactEnded, "CONTACT_ENDED"),
+            (SkipReason::NoSupervisorAvailable, "NO_SUPERVISOR_AVAILABLE"),
+            (SkipReason::AlreadyMonitored, "ALREADY_MONITORED"),
         ] {
             let o = Outcome::Skipped {
                 reason,

@@ -2,6 +2,7 @@
 //! any network call), then the skip rules, then the policy (allow-lists, barge).
 
 use crate::config::Config;
+use crate::connect::ContactStatus;
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{BOTH_INSTANCE_FIELDS, ContactRef, Field, Intent, Source};
 use crate::ids::{self, Capabilities};
@@ -29,7 +30,7 @@ pub struct Validated {
     pub rule_name: Option<String>,
 }
 
-/// The one call to make.
+/// The MonitorContact call to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorRequest {
     pub instance_id: String,
@@ -39,9 +40,44 @@ pub struct MonitorRequest {
     pub client_token: String,
 }
 
+/// Who will monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Supervisor {
+    /// Named by the event, or the default supervisor.
+    Named(String),
+    /// To be picked from `SUPERVISOR_POOL_USER_IDS` (see `pool`).
+    Pool,
+}
+
+/// A contact to monitor, decided in process: everything the MonitorContact call needs except,
+/// for a pool pick, the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub event_id: String,
+    pub instance_id: String,
+    pub contact_id: String,
+    pub supervisor: Supervisor,
+    pub capabilities: Capabilities,
+    /// Given by the event, or derived: with the user for a named supervisor, without it for the pool.
+    pub client_token: String,
+}
+
+impl Target {
+    /// The MonitorContact request for `user_id`.
+    pub fn request(&self, user_id: String) -> MonitorRequest {
+        MonitorRequest {
+            instance_id: self.instance_id.clone(),
+            contact_id: self.contact_id.clone(),
+            user_id,
+            capabilities: self.capabilities,
+            client_token: self.client_token.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Monitor(MonitorRequest),
+    Monitor(Target),
     Skip(SkipReason),
 }
 
@@ -181,6 +217,22 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
     })
 }
 
+/// The live contact check (`VERIFY_CONTACT`): why DescribeContact's answer means the contact is
+/// not to be monitored, if it does. An ended contact first, then a monitor, then the channel
+/// (`MONITORED_CHANNELS`, for every source: a direct request for a task would only fail).
+pub fn live_check(status: &ContactStatus, config: &Config) -> Option<SkipReason> {
+    if status.ended {
+        return Some(SkipReason::ContactEnded);
+    }
+    if status.initiation_method.as_deref() == Some("MONITOR") {
+        return Some(SkipReason::MonitorContact);
+    }
+    match &status.channel {
+        Some(channel) if !config.monitored_channels.contains(channel) => Some(SkipReason::ChannelNotMonitored),
+        _ => None,
+    }
+}
+
 /// Most characters of a Contact Lens rule name kept for logs and outputs.
 pub const MAX_RULE_NAME: usize = 256;
 
@@ -212,18 +264,24 @@ impl Validated {
                 format!("instance {} is not in ALLOWED_INSTANCE_IDS", self.instance_id),
             ));
         }
-        let user_id = match (&self.user_id, &config.default_supervisor) {
-            (Some(u), _) | (None, Some(u)) => u.clone(),
+        let supervisor = match (&self.user_id, &config.default_supervisor) {
+            (Some(u), _) => Supervisor::Named(u.clone()),
+            (None, _) if !config.supervisor_pool.is_empty() => Supervisor::Pool,
+            (None, Some(u)) => Supervisor::Named(u.clone()),
             (None, None) => {
                 return Err(MonitorError::invalid(
-                    "the event names no supervisor and DEFAULT_SUPERVISOR_USER_ID is not set: name one in the event (UserId, or the SupervisorUserId parameter of a contact flow) or configure a default",
+                    "the event names no supervisor and neither DEFAULT_SUPERVISOR_USER_ID nor SUPERVISOR_POOL_USER_IDS is set: name one in the event (UserId, or the SupervisorUserId parameter of a contact flow) or configure a default or a pool",
                 ));
             }
         };
-        if !config.supervisor_allowed(&user_id) {
+        if let Supervisor::Named(user_id) = &supervisor
+            && !config.supervisor_allowed(user_id)
+        {
             return Err(MonitorError::new(
                 ErrorKind::SupervisorNotAllowed,
-                format!("user {user_id} is not an allowed supervisor: add it to ALLOWED_SUPERVISOR_USER_IDS"),
+                format!(
+                    "user {user_id} is not an allowed supervisor: add it to ALLOWED_SUPERVISOR_USER_IDS (or SUPERVISOR_POOL_USER_IDS)"
+                ),
             ));
         }
         let capabilities = self.capabilities.unwrap_or(config.default_capabilities);
@@ -233,14 +291,18 @@ impl Validated {
                 "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
             ));
         }
-        let client_token = match &self.client_token {
-            Some(t) => t.clone(),
-            None => token::client_token(&self.event_id, &self.instance_id, &self.contact_id, &user_id),
+        let client_token = match (&self.client_token, &supervisor) {
+            (Some(t), _) => t.clone(),
+            (None, Supervisor::Named(user_id)) => {
+                token::client_token(&self.event_id, &self.instance_id, &self.contact_id, user_id)
+            }
+            (None, Supervisor::Pool) => token::pool_token(&self.event_id, &self.instance_id, &self.contact_id),
         };
-        Ok(Decision::Monitor(MonitorRequest {
+        Ok(Decision::Monitor(Target {
+            event_id: self.event_id.clone(),
             instance_id: self.instance_id.clone(),
             contact_id: self.contact_id.clone(),
-            user_id,
+            supervisor,
             capabilities,
             client_token,
         }))
@@ -276,10 +338,19 @@ mod tests {
         format!(r#"{{"InstanceId":"{INST}","ContactId":"{CONTACT}",{fields}"EventId":"e1"}}"#)
     }
 
-    fn monitor(json: &str, config: &Config) -> MonitorRequest {
+    fn target(json: &str, config: &Config) -> Target {
         match run(json, config) {
-            Ok(Decision::Monitor(r)) => r,
+            Ok(Decision::Monitor(t)) => t,
             other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    /// The request for a named supervisor.
+    fn monitor(json: &str, config: &Config) -> MonitorRequest {
+        let target = target(json, config);
+        match &target.supervisor {
+            Supervisor::Named(user) => target.request(user.clone()),
+            Supervisor::Pool => panic!("{json}: a pool pick"),
         }
     }
 
@@ -383,6 +454,45 @@ mod tests {
             fails(&json, &config(&[]))
                 .message
                 .contains("detail.eventType is required")
+        );
+    }
+
+    #[test]
+    fn an_event_without_a_supervisor_goes_to_the_pool_with_a_token_without_the_user() {
+        let pool = |extra: &[(&str, &str)]| {
+            let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2")];
+            vars.extend_from_slice(extra);
+            match Config::from_lookup("us-east-1", |n| {
+                vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+            }) {
+                Ok(c) => c,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let c = pool(&[]);
+        let t = target(&direct(""), &c);
+        assert_eq!(t.supervisor, Supervisor::Pool);
+        assert_eq!(t.client_token, token::pool_token("e1", INST, CONTACT));
+        assert_eq!(t.request("p2".into()).client_token, t.client_token, "whoever is picked");
+        // Contact Lens escalations and contact events without a supervisor too.
+        let t = target(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &c);
+        assert_eq!(t.supervisor, Supervisor::Pool);
+        // A named supervisor keeps the core's rule; pool members are allowed, others are not.
+        let r = monitor(&direct(r#""UserId":"p1","#), &c);
+        assert_eq!(r.client_token, token::client_token("e1", INST, CONTACT, "p1"));
+        assert_eq!(
+            fails(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).kind,
+            ErrorKind::SupervisorNotAllowed
+        );
+        let c = pool(&[("ALLOWED_SUPERVISOR_USER_IDS", OTHER)]);
+        assert_eq!(monitor(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).user_id, OTHER);
+        // An explicit ClientToken is used as given.
+        let t = target(&direct(r#""ClientToken":"mine-1","#), &c);
+        assert_eq!((t.supervisor, t.client_token.as_str()), (Supervisor::Pool, "mine-1"));
+        // Skips still come first.
+        assert_eq!(
+            run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
+            Ok(Decision::Skip(SkipReason::NotATriggerEvent))
         );
     }
 

@@ -1,36 +1,61 @@
-//! The deterministic ClientToken.
+//! The deterministic ClientTokens.
 //!
-//! `mc1-` followed by the lower-case hex SHA-256 of
+//! A supervisor named by the event or the configuration gets [`client_token`]: `mc1-` followed by the
+//! lower-case hex SHA-256 of
 //!
 //! ```text
 //! "monitor-contact/client-token/v1" || for each of (event ID, instance ID, contact ID, user ID):
 //!     (length of the field in bytes as a 64-bit big-endian integer) || (the field's UTF-8 bytes)
 //! ```
 //!
-//! 68 characters. The length prefixes make the encoding unambiguous (no two different tuples hash the
-//! same bytes), the domain string and the `mc1-` version keep it apart from any other use of the same
-//! IDs. The same inputs give the same token on every retry, cold start and release: the test vectors
-//! below pin it, and changing it would let a retry that straddles a deployment attach a supervisor
-//! twice.
+//! A supervisor picked from the pool gets [`pool_token`]: `mcp1-` and the same construction over
+//! domain `"monitor-contact/pool-token/v1"` and (event ID, instance ID, contact ID), without the user.
+//! A retry of the event that ranks the pool differently (the first pick is now busy with this very
+//! monitor, someone logged out) then sends the same token for another user, and Connect refuses that
+//! second monitor with IdempotencyException instead of attaching a second supervisor.
+//!
+//! 68 and 69 characters. The length prefixes make the encoding unambiguous (no two different tuples
+//! hash the same bytes), the domain strings and the versioned prefixes keep the two kinds apart from
+//! each other and from any other use of the same IDs. The same inputs give the same token on every
+//! retry, cold start and release: the test vectors below pin them, and changing one would let a retry
+//! that straddles a deployment attach a supervisor twice.
 
 use sha2::{Digest, Sha256};
 
-const DOMAIN: &[u8] = b"monitor-contact/client-token/v1";
-const PREFIX: &str = "mc1-";
-
-/// Derives the ClientToken for one monitor request.
+/// Derives the ClientToken for a monitor request that names its supervisor.
 pub fn client_token(event_id: &str, instance_id: &str, contact_id: &str, user_id: &str) -> String {
+    derive(
+        b"monitor-contact/client-token/v1",
+        "mc1-",
+        &[event_id, instance_id, contact_id, user_id],
+    )
+}
+
+/// Derives the ClientToken for a monitor request whose supervisor is picked from the pool.
+pub fn pool_token(event_id: &str, instance_id: &str, contact_id: &str) -> String {
+    derive(
+        b"monitor-contact/pool-token/v1",
+        "mcp1-",
+        &[event_id, instance_id, contact_id],
+    )
+}
+
+/// SHA-256 over the domain and the length-prefixed fields (see the module documentation).
+pub(crate) fn digest(domain: &[u8], fields: &[&str]) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update(DOMAIN);
-    for field in [event_id, instance_id, contact_id, user_id] {
+    hash.update(domain);
+    for field in fields {
         hash.update((field.len() as u64).to_be_bytes());
         hash.update(field.as_bytes());
     }
-    let digest = hash.finalize();
-    let mut out = String::with_capacity(PREFIX.len() + 64);
-    out.push_str(PREFIX);
+    hash.finalize().into()
+}
+
+fn derive(domain: &[u8], prefix: &str, fields: &[&str]) -> String {
+    let mut out = String::with_capacity(prefix.len() + 64);
+    out.push_str(prefix);
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for byte in digest {
+    for byte in digest(domain, fields) {
         out.push(HEX[usize::from(byte >> 4)] as char);
         out.push(HEX[usize::from(byte & 0x0f)] as char);
     }
@@ -61,6 +86,27 @@ mod tests {
             client_token("ab", "c", "d", "e"),
             "mc1-542a075d126439e718d2020c6e8526a683011390b7ee14c79b3b595ca8feb440"
         );
+    }
+
+    /// Pinned like the others (computed independently in Python).
+    #[test]
+    fn pool_token_vectors() {
+        assert_eq!(
+            pool_token(E, I, C),
+            "mcp1-0b612bb0fb5a2a973faf75b04cc6899812fd62d42a87000de25618effbcc1102"
+        );
+        assert_eq!(
+            pool_token("", "", ""),
+            "mcp1-6f56979d70f72e49ca75501646abb3816342134b85edec91b309342686821c34"
+        );
+        assert_eq!(
+            pool_token("ab", "c", "d"),
+            "mcp1-336b755a75d5c1bd5aa5b330eac4fbf81b47d608656e037d9af76a32d0d9c125"
+        );
+        assert_ne!(pool_token(E, I, C), pool_token(E, I, "other"));
+        assert_ne!(pool_token(E, I, C), pool_token("other", I, C));
+        assert_ne!(pool_token(E, I, C), pool_token(E, "other", C));
+        assert_eq!(pool_token(E, I, C).len(), 69);
     }
 
     #[test]
