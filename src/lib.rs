@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod handler;
 pub mod ids;
+pub mod logging;
 pub mod loose;
 pub mod outcome;
 pub mod pool;

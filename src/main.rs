@@ -7,8 +7,8 @@ use monitor_contact::{App, Config, connect, handle};
 // needs less memory than the multi-threaded default.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL (or RUST_LOG).
-    lambda_runtime::tracing::init_default_subscriber();
+    // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL (or RUST_LOG); never logs SDK outputs.
+    monitor_contact::logging::init();
 
     let env = |name: &str| std::env::var(name).ok();
     let http = connect::http_client(connect::system_roots_requested(env)).inspect_err(|e| tracing::error!("{e}"))?;

@@ -1,0 +1,168 @@
+//! The function's log output: Lambda's logging controls, and one rule no level setting can lift.
+//!
+//! As `lambda_runtime`'s default subscriber: `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`, which may hold
+//! per-target directives) sets the level, `INFO` by default; `AWS_LAMBDA_LOG_FORMAT=JSON` writes JSON
+//! lines; no timestamps (CloudWatch adds them). Unlike it, text lines carry no ANSI colour codes,
+//! which CloudWatch shows as garbage.
+//!
+//! The rule: at TRACE, the SDK's orchestrator (`aws_smithy_runtime::client::orchestrator`) logs every
+//! operation's deserialized output with `Debug`, and DescribeContact's output holds the customer's
+//! phone number and the contact's attributes, which the SDK does not redact. Those TRACE events are
+//! dropped whatever the configured level. The SDK's other TRACE and DEBUG output (attempts, retries,
+//! timings; raw bodies stay redacted unless `LOG_SENSITIVE_BODIES=true`) still goes through.
+
+use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
+use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
+use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
+use lambda_runtime::tracing::subscriber::{Registry, fmt};
+use tracing::{Level, Metadata, Subscriber};
+
+/// The target whose TRACE events carry whole SDK outputs.
+const SDK_OUTPUTS: &str = "aws_smithy_runtime::client::orchestrator";
+
+/// Whether an event may be logged at all (see the module documentation).
+fn allowed(meta: &Metadata<'_>) -> bool {
+    !(*meta.level() == Level::TRACE && meta.target().starts_with(SDK_OUTPUTS))
+}
+
+/// The subscriber for `directives` (a level such as `INFO`, or `RUST_LOG`-style directives), JSON or
+/// text, writing to `writer`.
+pub fn subscriber<W>(directives: &str, json: bool, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let levels = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse_lossy(directives);
+    let layer = fmt::layer()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .with_writer(writer);
+    // Global filters: what they refuse is never even built into an event.
+    let registry = Registry::default().with(levels).with(filter_fn(allowed));
+    if json {
+        Box::new(registry.with(layer.json()))
+    } else {
+        Box::new(registry.with(layer))
+    }
+}
+
+/// The filter directives the environment asks for. `AWS_LAMBDA_LOG_LEVEL` is one of Lambda's
+/// levels (`FATAL` is ERROR here, anything unrecognised INFO); otherwise `RUST_LOG` as it is;
+/// otherwise `INFO`.
+pub fn directives(lookup: impl Fn(&str) -> Option<String>) -> String {
+    let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    if let Some(level) = set("AWS_LAMBDA_LOG_LEVEL") {
+        let level = level.trim();
+        if level.eq_ignore_ascii_case("fatal") {
+            return "error".to_owned();
+        }
+        return match level.parse::<LevelFilter>() {
+            Ok(filter) => filter.to_string(),
+            Err(_) => "info".to_owned(),
+        };
+    }
+    set("RUST_LOG").unwrap_or_else(|| "info".to_owned())
+}
+
+/// Installs the subscriber the environment asks for, writing to stdout.
+pub fn init() {
+    let env = |name: &str| std::env::var(name).ok();
+    let json = env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.trim().eq_ignore_ascii_case("json"));
+    // Fails only if a subscriber is already installed, which main() does not do.
+    let _ = lambda_runtime::tracing::subscriber::util::SubscriberInitExt::try_init(subscriber(
+        &directives(env),
+        json,
+        std::io::stdout,
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut out) = self.0.lock() {
+                out.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged(directives: &str, json: bool) -> String {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = subscriber(directives, json, move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", output = "customer +15555550100");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "beginning attempt #1");
+            tracing::trace!(target: "aws_smithy_runtime::client::retries", "retry check");
+            tracing::info!(outcome = "STARTED", "monitor-contact");
+            tracing::debug!("detail");
+        });
+        let out = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn sdk_outputs_are_never_logged_whatever_the_level() {
+        for directives in [
+            "TRACE",
+            "trace,aws_smithy_runtime::client::orchestrator=trace",
+            "aws_smithy_runtime=trace",
+        ] {
+            let text = logged(directives, true);
+            assert!(!text.contains("5555550100"), "{directives}: {text}");
+            assert!(
+                text.contains("beginning attempt"),
+                "{directives}: the SDK's DEBUG output stays"
+            );
+        }
+        assert!(
+            logged("TRACE", false).contains("retry check"),
+            "other SDK TRACE output stays"
+        );
+    }
+
+    #[test]
+    fn the_level_and_format_follow_the_configuration() {
+        let info = logged("INFO", true);
+        assert!(info.contains(r#""outcome":"STARTED""#), "{info}");
+        assert!(
+            !info.contains("detail") && !info.contains("beginning attempt"),
+            "{info}"
+        );
+        let text = logged("debug", false);
+        assert!(
+            text.contains("detail") && text.contains("outcome=\"STARTED\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn directives_come_from_lambda_then_rust_log() {
+        let from =
+            |vars: &[(&str, &str)]| directives(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned()));
+        assert_eq!(from(&[]), "info");
+        assert_eq!(from(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]), "debug");
+        assert_eq!(from(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]), "error");
+        assert_eq!(from(&[("AWS_LAMBDA_LOG_LEVEL", "LOUD")]), "info");
+        assert_eq!(
+            from(&[("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("RUST_LOG", "trace")]),
+            "warn",
+            "Lambda's control first"
+        );
+        assert_eq!(from(&[("RUST_LOG", "monitor_contact=debug")]), "monitor_contact=debug");
+        assert_eq!(from(&[("AWS_LAMBDA_LOG_LEVEL", ""), ("RUST_LOG", "warn")]), "warn");
+    }
+}
