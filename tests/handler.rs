@@ -3,89 +3,13 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use lambda_runtime::LambdaEvent;
-use monitor_contact::handler::invocation;
-use monitor_contact::{App, Config, ErrorKind, MonitorError, Outcome, connect, handle};
-use serde_json::value::RawValue;
-use serde_json::{Value, json};
-use support::connect_double::{ConnectDouble, Failure, Scenario, User};
-
-const INSTANCE: &str = "9e7c1b52-3d4f-4a6b-8c2d-1e0f3a5b7c9d";
-const SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
-const SECOND_SUPERVISOR: &str = "7c6b5a49-3827-4615-a0f9-e8d7c6b5a4f3";
-const VOICE: &str = "5b0e6c2a-7f41-4d8e-9a3b-2c1d0e9f8a7b";
-const CHAT: &str = "e2a9d7c4-1b3f-4e5a-8d6c-9f0a1b2c3d4e";
-
-type TestApp = App<aws_sdk_connect::Client>;
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    let mut all = vec![(
-        "ALLOWED_SUPERVISOR_USER_IDS",
-        "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c,7c6b5a49-3827-4615-a0f9-e8d7c6b5a4f3",
-    )];
-    all.push(("DEFAULT_SUPERVISOR_USER_ID", SUPERVISOR));
-    all.extend_from_slice(vars);
-    match Config::from_lookup("us-east-1", |n| {
-        all.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
-    }) {
-        Ok(c) => c,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-async fn double(scenario: Scenario) -> ConnectDouble {
-    match ConnectDouble::start(scenario).await {
-        Ok(d) => d,
-        Err(e) => panic!("cannot start the double: {e}"),
-    }
-}
-
-fn app_for(double: &ConnectDouble, vars: &[(&str, &str)]) -> TestApp {
-    App {
-        config: config(vars),
-        connect: connect::client(&double.sdk_config(Duration::from_millis(5))),
-    }
-}
-
-fn sample(name: &str) -> String {
-    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => panic!("{path}: {e}"),
-    }
-}
-
-fn event(json: &str, time_left: Duration) -> LambdaEvent<Box<RawValue>> {
-    invocation(json, "8f3b2a10-0000-4000-8000-00000000abcd", time_left).unwrap_or_else(|e| panic!("not JSON: {e}"))
-}
-
-async fn invoke(app: &TestApp, json: &str) -> Result<Outcome, MonitorError> {
-    handle(app, event(json, Duration::from_secs(8))).await
-}
-
-fn started(result: &Result<Outcome, MonitorError>) -> (String, String, String) {
-    match result {
-        Ok(Outcome::Started {
-            contact_arn,
-            client_token,
-            user_id,
-            ..
-        }) => (contact_arn.clone(), client_token.clone(), user_id.clone()),
-        other => panic!("expected STARTED, got {other:?}"),
-    }
-}
-
-fn error_kind(result: &Result<Outcome, MonitorError>) -> ErrorKind {
-    match result {
-        Err(e) => e.kind,
-        Ok(o) => panic!("expected an error, got {o:?}"),
-    }
-}
+use monitor_contact::{App, ErrorKind, Outcome, connect, handle};
+use serde_json::json;
+use support::connect_double::{Failure, Scenario};
+use support::harness::*;
 
 /// Every sample event, with what it must produce under the default configuration.
 #[tokio::test]
@@ -311,28 +235,8 @@ async fn each_service_error_has_its_error_type() {
 
 #[tokio::test]
 async fn the_service_rules_of_the_double_surface_as_typed_errors() {
-    let users = HashMap::from([
-        (
-            SUPERVISOR.to_owned(),
-            User {
-                logged_in: false,
-                monitoring: 0,
-            },
-        ),
-        (
-            SECOND_SUPERVISOR.to_owned(),
-            User {
-                logged_in: true,
-                monitoring: 1,
-            },
-        ),
-    ]);
-    let scenario = Scenario {
-        instances: Some(HashSet::from([INSTANCE.to_owned()])),
-        contacts: Some(HashSet::from([VOICE.to_owned()])),
-        users: Some(users),
-        max_monitors: 1,
-    };
+    // The sample supervisor is not logged in; the second one already monitors a contact.
+    let scenario = scenario("service-rules.json");
     let double = double(scenario).await;
     let app = app_for(&double, &[]);
     // Not logged in to the CCP.
@@ -401,92 +305,4 @@ async fn a_slow_connect_ends_in_deadline_exceeded_before_lambda_would_kill_the_f
         "answered before the deadline: {took:?}"
     );
     assert!(took >= Duration::from_millis(800), "used the time it had: {took:?}");
-}
-
-/// Captures everything every layer logs (this crate, the SDK, hyper) at TRACE level, as JSON.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut out) = self.0.lock() {
-            out.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let double = double(Scenario::open()).await;
-    let app = app_for(&double, &[]);
-    let events = [
-        "contact-flow-voice.json",
-        "contact-flow-chat.json",
-        "eventbridge-connected-to-agent.json",
-        "invalid-wrong-types.json",
-        "eventbridge-contact-lens-voice.json",
-    ];
-    for name in events {
-        let _ = invoke(&app, &sample(name)).await;
-    }
-    double.fail_next([Failure::new(404, "ResourceNotFoundException", "gone")]);
-    let _ = invoke(&app, &sample("contact-flow-voice.json").replace("INBOUND", "TRANSFER")).await;
-
-    let text = String::from_utf8_lossy(&captured.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned();
-    assert!(
-        text.lines().count() > events.len(),
-        "the SDK's own TRACE output was captured too"
-    );
-    for secret in [
-        "5555550123",
-        "555-0123",
-        "billing dispute",
-        "4417-2291",
-        "Jordan",
-        "+1555",
-        "cancel my account",
-    ] {
-        assert!(!text.contains(secret), "a log line contains {secret:?}");
-    }
-    let lines: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["fields"]["outcome"].is_string())
-        .collect();
-    assert_eq!(lines.len(), events.len() + 1, "one line per invocation");
-    let first = &lines[0]["fields"];
-    for field in [
-        "source",
-        "event_id",
-        "instance",
-        "contact",
-        "supervisor",
-        "client_token",
-        "outcome",
-        "duration_us",
-    ] {
-        assert!(!first[field].is_null(), "the line has {field}: {first}");
-    }
-    assert_eq!(first["outcome"], "STARTED");
-    assert_eq!(lines[3]["fields"]["outcome"], "InvalidEvent");
-    assert_eq!(lines[4]["fields"]["outcome"], "STARTED");
-    assert_eq!(
-        lines[4]["fields"]["rule"], "Customer upset - escalate",
-        "escalations log their rule"
-    );
-    assert_eq!(lines[5]["fields"]["outcome"], "ContactNotFound");
-    assert_eq!(lines[5]["level"], "WARN");
 }

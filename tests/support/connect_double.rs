@@ -1,28 +1,47 @@
 //! A local Amazon Connect double for tests and local runs: an HTTP/1.1 server on 127.0.0.1 that
-//! answers MonitorContact (`POST /contact/monitor`) the way the service does.
+//! answers the three operations the function uses the way the service does:
 //!
+//! - MonitorContact (`POST /contact/monitor`),
+//! - DescribeContact (`GET /contacts/{InstanceId}/{ContactId}`),
+//! - GetCurrentUserData (`POST /metrics/userdata/{InstanceId}`, `Agents` filter).
+//!
+//! Rules:
 //! - Every request must be SigV4-signed (an `Authorization: AWS4-HMAC-SHA256 Credential=.../connect/aws4_request,
 //!   SignedHeaders=..., Signature=...` header and `x-amz-date`); otherwise 403 as the service answers.
-//! - The body is validated with the API's rules (lengths, capability values); 400 InvalidRequestException.
-//! - The scenario says which instances, contacts and users exist: unknown ones get 404
-//!   ResourceNotFoundException; a supervisor who is not logged in, or who already monitors as many
-//!   contacts as allowed, gets 402 ServiceQuotaExceededException.
+//! - Bodies and path parameters are validated with the API's rules (lengths, capability values, filter
+//!   sizes); 400 InvalidRequestException.
+//! - A [`Scenario`] (built in code or loaded from a JSON file) says which instances, contacts and users
+//!   exist: unknown ones get 404 ResourceNotFoundException. Contacts are live or ended, of a channel and
+//!   an initiation method; users are logged in to the CCP or not, and monitor some contacts already.
+//!   MonitorContact for a user who is not logged in, or who already monitors as many contacts as
+//!   allowed, gets 402 ServiceQuotaExceededException; for an ended contact, or one that is not voice
+//!   or chat, 400 InvalidRequestException.
+//! - The state moves like the service's: a monitor MonitorContact starts is a new contact (initiation
+//!   method MONITOR, which DescribeContact reports) and shows in the supervisor's contacts in
+//!   GetCurrentUserData.
 //! - ClientToken idempotency: the same token with the same parameters replays the first answer; the
 //!   same token with other parameters gets 409 IdempotencyException.
-//! - Failures can be scripted (status, `x-amzn-ErrorType`, message), and answers delayed.
+//! - Failures can be scripted (status, `x-amzn-ErrorType`, message; for any operation or one), and
+//!   answers delayed.
 //!
 //! The signature itself is not verified (the double has no secret to verify it with); its presence
-//! and form are.
+//! and form are. GetCurrentUserData filters on `Agents` only (the function uses no other filter).
 #![allow(dead_code)]
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// The operations the double answers.
+pub const MONITOR_CONTACT: &str = "MonitorContact";
+pub const DESCRIBE_CONTACT: &str = "DescribeContact";
+pub const GET_CURRENT_USER_DATA: &str = "GetCurrentUserData";
 
 /// A request as the double received it.
 #[derive(Debug, Clone)]
@@ -42,6 +61,58 @@ impl Recorded {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
+
+    /// The operation the request is for, by method and path.
+    pub fn operation(&self) -> Option<&'static str> {
+        let segments: Vec<&str> = self
+            .path
+            .split('?')
+            .next()?
+            .trim_start_matches('/')
+            .split('/')
+            .collect();
+        match (self.method.as_str(), segments.as_slice()) {
+            ("POST", ["contact", "monitor"]) => Some(MONITOR_CONTACT),
+            ("GET", ["contacts", _, _]) => Some(DESCRIBE_CONTACT),
+            ("POST", ["metrics", "userdata", _]) => Some(GET_CURRENT_USER_DATA),
+            _ => None,
+        }
+    }
+
+    /// The path's segments after the first `skip`, percent-decoded.
+    fn path_parameters(&self, skip: usize) -> Vec<String> {
+        self.path
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .split('/')
+            .skip(skip)
+            .map(percent_decode)
+            .collect()
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A scripted answer, used instead of the normal one for the next request.
@@ -62,22 +133,85 @@ impl Failure {
     }
 }
 
-/// A user the double knows.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub logged_in: bool,
-    /// Contacts this user is monitoring now.
-    pub monitoring: u32,
+/// A contact the double knows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactSpec {
+    #[serde(default = "voice")]
+    pub channel: String,
+    #[serde(default = "inbound")]
+    pub initiation_method: String,
+    /// The contact has ended (DescribeContact reports a DisconnectTimestamp).
+    #[serde(default)]
+    pub ended: bool,
 }
 
-/// What exists. `None` for a set means "any well-formed ID exists".
-#[derive(Debug, Clone, Default)]
+fn voice() -> String {
+    "VOICE".into()
+}
+
+fn inbound() -> String {
+    "INBOUND".into()
+}
+
+impl ContactSpec {
+    /// A live inbound contact on `channel`.
+    pub fn live(channel: &str) -> ContactSpec {
+        ContactSpec {
+            channel: channel.into(),
+            initiation_method: inbound(),
+            ended: false,
+        }
+    }
+}
+
+/// A user the double knows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct User {
+    /// Logged in to the CCP (GetCurrentUserData reports only users who are).
+    pub logged_in: bool,
+    /// Contacts this user is monitoring already (besides those the double starts).
+    #[serde(default)]
+    pub monitoring: u32,
+    /// Customer contacts this user is handling as an agent (not monitors).
+    #[serde(default)]
+    pub handling: u32,
+}
+
+/// What exists. `None` for a set means "any well-formed ID exists": a contact as a live inbound voice
+/// contact, a user as logged in and monitoring nothing.
+///
+/// As JSON (see `tests/scenarios/`), every key optional:
+///
+/// ```json
+/// { "instances": ["<instance id>"],
+///   "contacts": { "<contact id>": { "channel": "VOICE", "initiationMethod": "INBOUND", "ended": false } },
+///   "users": { "<user id>": { "loggedIn": true, "monitoring": 0, "handling": 1 } },
+///   "maxMonitorsPerUser": 1 }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scenario {
+    #[serde(default)]
     pub instances: Option<HashSet<String>>,
-    pub contacts: Option<HashSet<String>>,
+    #[serde(default)]
+    pub contacts: Option<HashMap<String, ContactSpec>>,
+    #[serde(default)]
     pub users: Option<HashMap<String, User>>,
     /// How many contacts one user may monitor at once.
+    #[serde(default = "unlimited", rename = "maxMonitorsPerUser")]
     pub max_monitors: u32,
+}
+
+fn unlimited() -> u32 {
+    u32::MAX
+}
+
+impl Default for Scenario {
+    fn default() -> Scenario {
+        Scenario::open()
+    }
 }
 
 impl Scenario {
@@ -90,17 +224,82 @@ impl Scenario {
             max_monitors: u32::MAX,
         }
     }
+
+    /// A scenario from its JSON text.
+    pub fn from_json(text: &str) -> Result<Scenario, String> {
+        serde_json::from_str(text).map_err(|e| format!("not a scenario: {e}"))
+    }
+
+    /// A scenario from a JSON file.
+    pub fn from_file(path: &str) -> Result<Scenario, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        Scenario::from_json(&text).map_err(|e| format!("{path}: {e}"))
+    }
+}
+
+/// A monitor the double started.
+#[derive(Debug, Clone)]
+struct Monitor {
+    id: String,
+    channel: String,
+    user: String,
 }
 
 #[derive(Debug, Default)]
 pub struct State {
     pub scenario: Scenario,
     pub requests: Vec<Recorded>,
-    pub failures: VecDeque<Failure>,
+    /// Scripted answers, each for the next request of its operation (`None`: of any operation).
+    pub failures: VecDeque<(Option<&'static str>, Failure)>,
     pub delay: Duration,
     /// ClientToken → (request parameters, answer).
     tokens: HashMap<String, (Value, Value)>,
-    started: u64,
+    monitors: Vec<Monitor>,
+}
+
+impl State {
+    /// Monitors started by the double that are running for `user`.
+    fn monitors_of(&self, user: &str) -> impl Iterator<Item = &Monitor> {
+        self.monitors.iter().filter(move |m| m.user == user)
+    }
+
+    /// How the user looks now: from the scenario (or logged in and free in an open one), with the
+    /// monitors the double started.
+    fn user(&self, id: &str) -> Option<User> {
+        let mut user = match &self.scenario.users {
+            None => User {
+                logged_in: true,
+                monitoring: 0,
+                handling: 0,
+            },
+            Some(users) => users.get(id)?.clone(),
+        };
+        user.monitoring += u32::try_from(self.monitors_of(id).count()).unwrap_or(u32::MAX);
+        Some(user)
+    }
+
+    fn contact(&self, id: &str) -> Option<ContactSpec> {
+        if let Some(monitor) = self.monitors.iter().find(|m| m.id == id) {
+            return Some(ContactSpec {
+                channel: monitor.channel.clone(),
+                initiation_method: "MONITOR".into(),
+                ended: false,
+            });
+        }
+        match &self.scenario.contacts {
+            None => Some(ContactSpec::live("VOICE")),
+            Some(contacts) => contacts.get(id).cloned(),
+        }
+    }
+
+    fn instance_exists(&self, id: &str) -> bool {
+        self.scenario.instances.as_ref().is_none_or(|s| s.contains(id))
+    }
+
+    /// Monitors started so far.
+    pub fn started(&self) -> usize {
+        self.monitors.len()
+    }
 }
 
 pub struct ConnectDouble {
@@ -147,7 +346,24 @@ impl ConnectDouble {
 
     /// Answers the next requests with these failures, in order.
     pub fn fail_next(&self, failures: impl IntoIterator<Item = Failure>) {
-        self.state().failures.extend(failures);
+        self.state().failures.extend(failures.into_iter().map(|f| (None, f)));
+    }
+
+    /// Answers the next requests for `operation` with these failures, in order.
+    pub fn fail_next_on(&self, operation: &'static str, failures: impl IntoIterator<Item = Failure>) {
+        self.state()
+            .failures
+            .extend(failures.into_iter().map(|f| (Some(operation), f)));
+    }
+
+    /// The requests for one operation.
+    pub fn requests_for(&self, operation: &str) -> Vec<Recorded> {
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.operation() == Some(operation))
+            .cloned()
+            .collect()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -328,18 +544,23 @@ fn text_field<'a>(body: &'a Value, name: &str, min: usize, max: usize) -> Result
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if (min..=max).contains(&s.chars().count()) => Ok(Some(s)),
-        Some(_) => Err(error(400, "InvalidRequestException", &format!("{name} is not valid"))),
+        Some(_) => Err(invalid(&format!("{name} is not valid"))),
     }
 }
 
+const ACCOUNT: &str = "111122223333";
+
+/// The double's clock, in epoch seconds: fixed, so answers are reproducible.
+const NOW: f64 = 1_795_000_000.0;
+
 fn answer(state: &mut State, request: &Recorded) -> Answer {
-    if request.method != "POST" || request.path != "/contact/monitor" {
+    let Some(operation) = request.operation() else {
         return error(
             404,
             "UnknownOperationException",
-            "the double answers POST /contact/monitor only",
+            "the double answers MonitorContact, DescribeContact and GetCurrentUserData only",
         );
-    }
+    };
     let Some(region) = signed_region(request) else {
         return error(
             403,
@@ -347,46 +568,66 @@ fn answer(state: &mut State, request: &Recorded) -> Answer {
             "the request is not signed with SigV4",
         );
     };
-    if let Some(failure) = state.failures.pop_front() {
+    if let Some(index) = state
+        .failures
+        .iter()
+        .position(|(op, _)| op.is_none_or(|op| op == operation))
+        && let Some((_, failure)) = state.failures.remove(index)
+    {
         return error(failure.status, &failure.error_type, &failure.message);
     }
+    let result = match operation {
+        MONITOR_CONTACT => monitor_contact(state, request, &region),
+        DESCRIBE_CONTACT => describe_contact(state, request, &region),
+        _ => current_user_data(state, request, &region),
+    };
+    result.unwrap_or_else(|answer| answer)
+}
+
+fn invalid(message: &str) -> Answer {
+    error(400, "InvalidRequestException", message)
+}
+
+fn not_found(message: &str) -> Answer {
+    error(404, "ResourceNotFoundException", message)
+}
+
+fn json_body(request: &Recorded) -> Result<Value, Answer> {
     if !request
         .header("content-type")
         .is_some_and(|t| t.starts_with("application/json"))
     {
-        return error(400, "InvalidRequestException", "Content-Type must be application/json");
+        return Err(invalid("Content-Type must be application/json"));
     }
-    let Ok(body) = serde_json::from_str::<Value>(&request.body) else {
-        return error(400, "InvalidRequestException", "the body is not JSON");
+    serde_json::from_str::<Value>(&request.body).map_err(|_| invalid("the body is not JSON"))
+}
+
+fn path_id(value: &str, name: &str, max: usize) -> Result<(), Answer> {
+    if (1..=max).contains(&value.chars().count()) {
+        Ok(())
+    } else {
+        Err(invalid(&format!("{name} is not valid")))
+    }
+}
+
+fn instance_arn(region: &str, instance: &str) -> String {
+    format!("arn:aws:connect:{region}:{ACCOUNT}:instance/{instance}")
+}
+
+fn monitor_contact(state: &mut State, request: &Recorded, region: &str) -> Result<Answer, Answer> {
+    let body = json_body(request)?;
+    let instance = text_field(&body, "InstanceId", 1, 100)?;
+    let contact = text_field(&body, "ContactId", 1, 256)?;
+    let user = text_field(&body, "UserId", 1, 256)?;
+    let token = text_field(&body, "ClientToken", 0, 500)?.map(str::to_owned);
+    let (Some(instance), Some(contact), Some(user)) = (instance, contact, user) else {
+        return Err(invalid("InstanceId, ContactId and UserId are required"));
     };
-    let fields = (|| {
-        let instance = text_field(&body, "InstanceId", 1, 100)?;
-        let contact = text_field(&body, "ContactId", 1, 256)?;
-        let user = text_field(&body, "UserId", 1, 256)?;
-        let token = text_field(&body, "ClientToken", 0, 500)?;
-        Ok((instance, contact, user, token))
-    })();
-    let (instance, contact, user, token) = match fields {
-        Ok((Some(i), Some(c), Some(u), t)) => (i.to_owned(), c.to_owned(), u.to_owned(), t.map(str::to_owned)),
-        Ok(_) => {
-            return error(
-                400,
-                "InvalidRequestException",
-                "InstanceId, ContactId and UserId are required",
-            );
-        }
-        Err(answer) => return answer,
-    };
+    let (instance, contact, user) = (instance.to_owned(), contact.to_owned(), user.to_owned());
     let capabilities: Vec<String> = match body.get("AllowedMonitorCapabilities") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-        Some(_) => {
-            return error(
-                400,
-                "InvalidRequestException",
-                "AllowedMonitorCapabilities is not valid",
-            );
-        }
+        Some(_) => return Err(invalid("AllowedMonitorCapabilities is not valid")),
     };
     let known = ["SILENT_MONITOR", "BARGE"];
     let unique: HashSet<&String> = capabilities.iter().collect();
@@ -394,69 +635,191 @@ fn answer(state: &mut State, request: &Recorded) -> Answer {
         || unique.len() != capabilities.len()
         || !capabilities.iter().all(|c| known.contains(&c.as_str()))
     {
-        return error(
-            400,
-            "InvalidRequestException",
-            "AllowedMonitorCapabilities is not valid",
-        );
+        return Err(invalid("AllowedMonitorCapabilities is not valid"));
     }
     let params = json!({ "InstanceId": instance, "ContactId": contact, "UserId": user, "AllowedMonitorCapabilities": capabilities });
     if let Some(token) = &token
         && let Some((first, answer)) = state.tokens.get(token)
     {
         return if *first == params {
-            (200, Vec::new(), answer.to_string())
+            Ok((200, Vec::new(), answer.to_string()))
         } else {
-            error(
+            Err(error(
                 409,
                 "IdempotencyException",
                 "the ClientToken was used with different parameters",
-            )
+            ))
         };
     }
-    let scenario = &state.scenario;
-    let exists = |set: &Option<HashSet<String>>, id: &str| set.as_ref().is_none_or(|s| s.contains(id));
-    if !exists(&scenario.instances, &instance) {
-        return error(404, "ResourceNotFoundException", "instance not found");
+    if !state.instance_exists(&instance) {
+        return Err(not_found("instance not found"));
     }
-    if !exists(&scenario.contacts, &contact) {
-        return error(404, "ResourceNotFoundException", "contact not found");
+    let Some(target) = state.contact(&contact) else {
+        return Err(not_found("contact not found"));
+    };
+    if target.ended {
+        return Err(invalid("the contact is not active"));
     }
-    if let Some(users) = &scenario.users {
-        match users.get(&user) {
-            None => return error(404, "ResourceNotFoundException", "user not found"),
-            Some(u) if !u.logged_in => {
-                return error(
-                    402,
-                    "ServiceQuotaExceededException",
-                    "the user is not logged in to the CCP",
-                );
-            }
-            Some(u) if u.monitoring >= scenario.max_monitors => {
-                return error(
-                    402,
-                    "ServiceQuotaExceededException",
-                    "the user is at their monitoring limit",
-                );
-            }
-            Some(_) => {}
+    if !["VOICE", "CHAT"].contains(&target.channel.as_str()) || target.initiation_method == "MONITOR" {
+        return Err(invalid("only voice and chat contacts can be monitored"));
+    }
+    match state.user(&user) {
+        None => return Err(not_found("user not found")),
+        Some(u) if !u.logged_in => {
+            return Err(error(
+                402,
+                "ServiceQuotaExceededException",
+                "the user is not logged in to the CCP",
+            ));
         }
+        Some(u) if u.monitoring >= state.scenario.max_monitors => {
+            return Err(error(
+                402,
+                "ServiceQuotaExceededException",
+                "the user is at their monitoring limit",
+            ));
+        }
+        Some(_) => {}
     }
-    state.started += 1;
-    let monitor_id = format!("00000000-0000-4000-8000-{:012x}", state.started);
+    let monitor_id = format!("00000000-0000-4000-8000-{:012x}", state.monitors.len() + 1);
     let answer = json!({
         "ContactId": monitor_id,
-        "ContactArn": format!("arn:aws:connect:{region}:111122223333:instance/{instance}/contact/{monitor_id}"),
+        "ContactArn": format!("{}/contact/{monitor_id}", instance_arn(region, &instance)),
     });
-    if let Some(users) = &mut state.scenario.users
-        && let Some(u) = users.get_mut(&user)
-    {
-        u.monitoring += 1;
-    }
+    state.monitors.push(Monitor {
+        id: monitor_id,
+        channel: target.channel,
+        user,
+    });
     if let Some(token) = token {
         state.tokens.insert(token, (params, answer.clone()));
     }
-    (200, Vec::new(), answer.to_string())
+    Ok((200, Vec::new(), answer.to_string()))
+}
+
+/// DescribeContact: the contact as the service describes it, customer endpoint and attributes
+/// included (the function must keep them out of its logs).
+fn describe_contact(state: &mut State, request: &Recorded, region: &str) -> Result<Answer, Answer> {
+    let params = request.path_parameters(1);
+    let [instance, contact] = params.as_slice() else {
+        return Err(invalid("the path is not valid"));
+    };
+    path_id(instance, "InstanceId", 100)?;
+    path_id(contact, "ContactId", 256)?;
+    if !state.instance_exists(instance) {
+        return Err(not_found("instance not found"));
+    }
+    let Some(spec) = state.contact(contact) else {
+        return Err(not_found("contact not found"));
+    };
+    let mut described = json!({
+        "Arn": format!("{}/contact/{contact}", instance_arn(region, instance)),
+        "Id": contact,
+        "InitialContactId": contact,
+        "InitiationMethod": spec.initiation_method,
+        "Channel": spec.channel,
+        "InitiationTimestamp": NOW - 120.0,
+        "LastUpdateTimestamp": NOW - 5.0,
+        "QueueInfo": { "Id": "q-1", "EnqueueTimestamp": NOW - 110.0 },
+        "AgentInfo": { "Id": "agent-1", "ConnectedToAgentTimestamp": NOW - 100.0 },
+        "CustomerEndpoint": { "Type": "TELEPHONE_NUMBER", "Address": "+12065550142" },
+        "Attributes": { "CustomerName": "Pat Example", "Reason": "billing dispute" },
+    });
+    if spec.ended {
+        described["DisconnectTimestamp"] = json!(NOW - 30.0);
+    }
+    Ok((200, Vec::new(), json!({ "Contact": described }).to_string()))
+}
+
+/// GetCurrentUserData with the `Agents` filter: the filtered users who are logged in, with their
+/// contacts (monitors as InitiationMethod MONITOR), by user ID, paginated by MaxResults.
+fn current_user_data(state: &mut State, request: &Recorded, region: &str) -> Result<Answer, Answer> {
+    let params = request.path_parameters(2);
+    let [instance] = params.as_slice() else {
+        return Err(invalid("the path is not valid"));
+    };
+    path_id(instance, "InstanceId", 100)?;
+    let body = json_body(request)?;
+    let Some(filters) = body.get("Filters").and_then(Value::as_object) else {
+        return Err(invalid("Filters is required"));
+    };
+    let chosen: Vec<&String> = ["Queues", "RoutingProfiles", "Agents", "UserHierarchyGroups"]
+        .iter()
+        .filter_map(|k| filters.keys().find(|key| key == k))
+        .collect();
+    if chosen.len() != 1 {
+        return Err(invalid(
+            "pass exactly one of Queues, RoutingProfiles, Agents and UserHierarchyGroups",
+        ));
+    }
+    let Some(agents) = filters.get("Agents").and_then(Value::as_array) else {
+        return Err(invalid("the double filters on Agents only"));
+    };
+    let agents: Option<Vec<&str>> = agents.iter().map(Value::as_str).collect();
+    let Some(agents) = agents.filter(|a| (1..=100).contains(&a.len())) else {
+        return Err(invalid("Agents must list 1 to 100 user IDs"));
+    };
+    let max_results = match body.get("MaxResults") {
+        None | Some(Value::Null) => 100,
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=100).contains(&n) => n as usize,
+            _ => return Err(invalid("MaxResults must be 1 to 100")),
+        },
+    };
+    let start = match body.get("NextToken").and_then(Value::as_str) {
+        None => 0,
+        Some(t) => t.parse::<usize>().map_err(|_| invalid("NextToken is not valid"))?,
+    };
+    if !state.instance_exists(instance) {
+        return Err(not_found("instance not found"));
+    }
+    let arn = instance_arn(region, instance);
+    let logged_in: BTreeMap<&str, User> = agents
+        .iter()
+        .filter_map(|id| Some((*id, state.user(id).filter(|u| u.logged_in)?)))
+        .collect();
+    let page: Vec<Value> = logged_in
+        .iter()
+        .skip(start)
+        .take(max_results)
+        .map(|(id, user)| {
+            // Monitors from the scenario (running before the double started), then the double's own.
+            let own = u32::try_from(state.monitors_of(id).count()).unwrap_or(0);
+            let earlier =
+                (0..user.monitoring.saturating_sub(own)).map(|n| (format!("monitor-{id}-{n}"), "VOICE".to_owned()));
+            let started = state.monitors_of(id).map(|m| (m.id.clone(), m.channel.clone()));
+            let monitors = earlier.chain(started).map(|(contact, channel)| (contact, channel, "MONITOR"));
+            let handled = (0..user.handling).map(|n| (format!("handled-{id}-{n}"), "VOICE".to_owned(), "INBOUND"));
+            let contacts: Vec<Value> = monitors
+                .chain(handled)
+                .map(|(contact, channel, method)| {
+                    json!({
+                        "ContactId": contact,
+                        "Channel": channel,
+                        "InitiationMethod": method,
+                        "AgentContactState": "CONNECTED",
+                        "StateStartTimestamp": NOW - 60.0,
+                        "ConnectedToAgentTimestamp": NOW - 60.0,
+                        "Queue": { "Id": "q-1", "Arn": format!("{arn}/queue/q-1") },
+                    })
+                })
+                .collect();
+            json!({
+                "User": { "Id": id, "Arn": format!("{arn}/agent/{id}") },
+                "RoutingProfile": { "Id": "rp-1", "Arn": format!("{arn}/routing-profile/rp-1") },
+                "Status": { "StatusStartTimestamp": NOW - 600.0, "StatusArn": format!("{arn}/agent-state/available"), "StatusName": "Available" },
+                "AvailableSlotsByChannel": { "VOICE": 1, "CHAT": 2, "TASK": 1 },
+                "MaxSlotsByChannel": { "VOICE": 1, "CHAT": 2, "TASK": 1 },
+                "ActiveSlotsByChannel": { "VOICE": user.handling.min(1), "CHAT": 0, "TASK": 0 },
+                "Contacts": contacts,
+            })
+        })
+        .collect();
+    let mut answer = json!({ "UserDataList": page, "ApproximateTotalCount": logged_in.len() });
+    if start + max_results < logged_in.len() {
+        answer["NextToken"] = json!((start + max_results).to_string());
+    }
+    Ok((200, Vec::new(), answer.to_string()))
 }
 
 impl ConnectDouble {

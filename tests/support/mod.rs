@@ -1,3 +1,4 @@
 #![allow(dead_code)]
 
 pub mod connect_double;
+pub mod harness;

@@ -1,0 +1,138 @@
+//! What the function logs, through its own subscriber at TRACE (the SDK's TRACE output included):
+//! one line per invocation with the validated identifiers, and never customer data: not the event's
+//! endpoint or attributes, not what DescribeContact returns about the customer.
+//!
+//! One test on purpose: tracing caches per call site whether anyone listens, and a call site first
+//! reached by another test's thread while this one installs its subscriber can be cached as unheard,
+//! dropping lines here. Alone in its process, the test sees every line.
+
+mod support;
+
+use monitor_contact::SkipReason;
+use serde_json::{Value, json};
+use support::connect_double::{Failure, Scenario};
+use support::harness::*;
+
+#[tokio::test]
+async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
+    core_invocations().await;
+    pool_and_live_check().await;
+}
+
+/// The core sources, errors and escalations: one line each, no customer data.
+async fn core_invocations() {
+    let (captured, _guard) = capture_logs();
+
+    let double = double(Scenario::open()).await;
+    let app = app_for(&double, &[]);
+    let events = [
+        "contact-flow-voice.json",
+        "contact-flow-chat.json",
+        "eventbridge-connected-to-agent.json",
+        "invalid-wrong-types.json",
+        "eventbridge-contact-lens-voice.json",
+    ];
+    for name in events {
+        let _ = invoke(&app, &sample(name)).await;
+    }
+    double.fail_next([Failure::new(404, "ResourceNotFoundException", "gone")]);
+    let _ = invoke(&app, &sample("contact-flow-voice.json").replace("INBOUND", "TRANSFER")).await;
+
+    let text = captured.text();
+    assert!(
+        text.lines().count() > events.len(),
+        "the SDK's own TRACE output was captured too"
+    );
+    for secret in [
+        "5555550123",
+        "555-0123",
+        "billing dispute",
+        "4417-2291",
+        "Jordan",
+        "+1555",
+        "cancel my account",
+    ] {
+        assert!(!text.contains(secret), "a log line contains {secret:?}");
+    }
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["outcome"].is_string())
+        .collect();
+    assert_eq!(lines.len(), events.len() + 1, "one line per invocation");
+    let first = &lines[0]["fields"];
+    for field in [
+        "source",
+        "event_id",
+        "instance",
+        "contact",
+        "supervisor",
+        "client_token",
+        "outcome",
+        "duration_us",
+    ] {
+        assert!(!first[field].is_null(), "the line has {field}: {first}");
+    }
+    assert_eq!(first["outcome"], "STARTED");
+    assert_eq!(lines[3]["fields"]["outcome"], "InvalidEvent");
+    assert_eq!(lines[4]["fields"]["outcome"], "STARTED");
+    assert_eq!(
+        lines[4]["fields"]["rule"], "Customer upset - escalate",
+        "escalations log their rule"
+    );
+    assert_eq!(lines[5]["fields"]["outcome"], "ContactNotFound");
+    assert_eq!(lines[5]["level"], "WARN");
+}
+
+/// The pool and the live check: the pool state is logged, what DescribeContact returned is not.
+async fn pool_and_live_check() {
+    let (captured, _guard) = capture_logs();
+
+    let double = pool_double().await;
+    let app = pool_app(&double, &[("VERIFY_CONTACT", "true")]);
+    let event = sample("eventbridge-connected-to-agent.json");
+    started(&invoke(&app, &event).await);
+    // Everyone busy now: FREE or AGENT took the first event, make the other busy too.
+    if let Some(users) = &mut double.state().scenario.users {
+        for user in users.values_mut() {
+            user.monitoring = user.monitoring.max(1);
+        }
+    }
+    let nobody = connected_event_with_id("5d4c3b2a-0000-4000-8000-000000000001");
+    assert_eq!(skipped(&invoke(&app, &nobody).await), SkipReason::NoSupervisorAvailable);
+
+    let text = captured.text();
+    assert!(text.lines().count() > 2, "the SDK's own TRACE output was captured too");
+    // DescribeContact's answer carries the customer's number and attributes; the event carries a number.
+    for secret in ["2065550142", "Pat Example", "billing dispute", "5555550123"] {
+        assert!(!text.contains(secret), "a log line contains {secret:?}");
+    }
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["outcome"].is_string())
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per invocation: {lines:?}");
+    let first = &lines[0]["fields"];
+    assert_eq!(first["outcome"], "STARTED");
+    assert_eq!(
+        (
+            &first["pool_size"],
+            &first["pool_logged_in"],
+            &first["pool_at_limit"],
+            &first["pool_eligible"]
+        ),
+        (&json!(4), &json!(3), &json!(1), &json!(2))
+    );
+    assert!(first["supervisor"] == FREE || first["supervisor"] == AGENT, "{first}");
+    let second = &lines[1];
+    assert_eq!(second["fields"]["outcome"], "NO_SUPERVISOR_AVAILABLE");
+    assert_eq!(second["level"], "WARN");
+    assert_eq!(second["fields"]["pool_eligible"], json!(0));
+    assert_eq!(second["fields"]["pool_at_limit"], json!(3));
+    assert!(second["fields"]["supervisor"].is_null(), "nobody was picked");
+    assert!(
+        second["fields"]["client_token"].is_string(),
+        "the token is known before the pick"
+    );
+}
