@@ -2,6 +2,11 @@
 //! account, no network beyond 127.0.0.1.
 //!
 //!     cargo run --example local -- events/direct.json
+//!     cargo run --example local -- events/eventbridge-connected-to-agent.json tests/scenarios/pool.json
+//!
+//! The optional second argument is a scenario for the double (which instances, contacts and users
+//! exist, who is logged in and monitoring; see `tests/support/connect_double.rs`); without one, any
+//! well-formed ID exists and every user is logged in and free.
 //!
 //! Prints the function's response (or `{"errorType", "errorMessage"}`) on stdout, the function's log
 //! line on stderr; exits 0 on success or skip, 1 on a function error, 2 on a usage error.
@@ -16,29 +21,27 @@ use std::time::Duration;
 
 use connect_double::{ConnectDouble, Scenario};
 use monitor_contact::handler::invocation;
-use monitor_contact::{App, Config, connect, handle};
+use monitor_contact::{App, Config, connect, handle, logging};
 
 /// The supervisor the sample events name.
 const SAMPLE_SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
 
+/// The samples' supervisor is the default, unless a pool is configured (the two exclude each other).
 fn local_default(name: &str) -> Option<String> {
-    (name == "DEFAULT_SUPERVISOR_USER_ID").then(|| SAMPLE_SUPERVISOR.to_owned())
+    let pool = std::env::var("SUPERVISOR_POOL_USER_IDS").is_ok_and(|v| !v.trim().is_empty());
+    (name == "DEFAULT_SUPERVISOR_USER_ID" && !pool).then(|| SAMPLE_SUPERVISOR.to_owned())
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .without_time()
-        .with_target(false)
-        .init();
+    // The function's own log output (levels from AWS_LAMBDA_LOG_LEVEL or RUST_LOG), on stderr.
+    let env = |name: &str| std::env::var(name).ok();
+    let json = env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ =
+        tracing::subscriber::set_global_default(logging::subscriber(&logging::directives(env), json, std::io::stderr));
 
     let Some(path) = std::env::args().nth(1) else {
-        eprintln!("usage: cargo run --example local -- events/<file>.json");
+        eprintln!("usage: cargo run --example local -- events/<file>.json [scenario.json]");
         return ExitCode::from(2);
     };
     let text = match std::fs::read_to_string(&path) {
@@ -55,7 +58,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let double = match ConnectDouble::start(Scenario::open()).await {
+    let scenario = match std::env::args().nth(2) {
+        None => Scenario::open(),
+        Some(path) => match Scenario::from_file(&path) {
+            Ok(scenario) => scenario,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let double = match ConnectDouble::start(scenario).await {
         Ok(double) => double,
         Err(e) => {
             eprintln!("cannot start the local Connect double on 127.0.0.1: {e}");
