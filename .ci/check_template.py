@@ -99,6 +99,8 @@ def self_test():
         "Resources: {R: {Type: AWS::IAM::Role, Properties: {Policies: [{PolicyDocument: {Statement: [{Effect: Allow, NotAction: 's3:*', Resource: '*'}]}}]}}}",
         "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: 'connect:MonitorContact', Resource: 'arn:aws:connect:us-east-1:111122223333:instance/*'}]}]}}}",
         "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [AmazonConnect_FullAccess]}}}",
+        "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [!If [C, {Effect: Allow, Action: 'connect:DescribeContact', Resource: '*'}, !Ref AWS::NoValue]]}]}}}",
+        "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: 'connect:GetCurrentUserData', Resource: 'arn:aws:connect:us-east-1:111122223333:instance/i'}]}]}}}",
     ]
     good = [
         "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: 'connect:MonitorContact', Resource: [!Ref ConnectInstanceArn, !Sub '${ConnectInstanceArn}/contact/*']}]}]}}}",
