@@ -19,6 +19,18 @@ async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
     pool_and_live_check().await;
 }
 
+/// Checks that no line holds any of `secrets`, and returns the invocation lines (those with an
+/// `outcome`), parsed.
+fn invocation_lines(text: &str, secrets: &[&str]) -> Vec<Value> {
+    for secret in secrets {
+        assert!(!text.contains(secret), "a log line contains {secret:?}");
+    }
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["outcome"].is_string())
+        .collect()
+}
+
 /// The core sources, errors and escalations: one line each, no customer data.
 async fn core_invocations() {
     let (captured, _guard) = capture_logs();
@@ -43,22 +55,18 @@ async fn core_invocations() {
         text.lines().count() > events.len(),
         "the SDK's own TRACE output was captured too"
     );
-    for secret in [
-        "5555550123",
-        "555-0123",
-        "billing dispute",
-        "4417-2291",
-        "Jordan",
-        "+1555",
-        "cancel my account",
-    ] {
-        assert!(!text.contains(secret), "a log line contains {secret:?}");
-    }
-    let lines: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["fields"]["outcome"].is_string())
-        .collect();
+    let lines = invocation_lines(
+        &text,
+        &[
+            "5555550123",
+            "555-0123",
+            "billing dispute",
+            "4417-2291",
+            "Jordan",
+            "+1555",
+            "cancel my account",
+        ],
+    );
     assert_eq!(lines.len(), events.len() + 1, "one line per invocation");
     let first = &lines[0]["fields"];
     for field in [
@@ -104,14 +112,7 @@ async fn pool_and_live_check() {
     let text = captured.text();
     assert!(text.lines().count() > 2, "the SDK's own TRACE output was captured too");
     // DescribeContact's answer carries the customer's number and attributes; the event carries a number.
-    for secret in ["2065550142", "Pat Example", "billing dispute", "5555550123"] {
-        assert!(!text.contains(secret), "a log line contains {secret:?}");
-    }
-    let lines: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["fields"]["outcome"].is_string())
-        .collect();
+    let lines = invocation_lines(&text, &["2065550142", "Pat Example", "billing dispute", "5555550123"]);
     assert_eq!(lines.len(), 2, "one line per invocation: {lines:?}");
     let first = &lines[0]["fields"];
     assert_eq!(first["outcome"], "STARTED");
