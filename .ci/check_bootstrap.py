@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Checks that a built bootstrap is a Linux ELF executable for the expected architecture, within the
-artifact budget: at most 8 MB stripped and 3 MB zipped (as Lambda stores it). Prints both sizes.
+"""Checks that a built bootstrap is a Linux ELF executable for the expected architecture, linked
+position-dependent (ET_EXEC: no relocations for the loader to apply at each cold start; see build.rs),
+within the artifact budget: at most 8 MB stripped and 3 MB zipped (as Lambda stores it). Prints both
+sizes.
 
 Usage: check_bootstrap.py PATH arm64|x86-64
 """
@@ -19,6 +21,10 @@ def main(path, arch):
         data = handle.read()
     if data[:4] != b"\x7fELF":
         print(f"{path}: not an ELF file")
+        return 1
+    elf_type = int.from_bytes(data[16:18], "little")
+    if elf_type != 2:  # ET_EXEC; a PIE is ET_DYN (3)
+        print(f"{path}: ELF type {elf_type}, expected a position-dependent executable (2): is build.rs linking with -no-pie?")
         return 1
     machine = int.from_bytes(data[18:20], "little")
     if machine != MACHINES[arch]:

@@ -12,7 +12,9 @@
 //! - the binary's size, and its size compressed (gzip -9, what a deployment zip costs within a few bytes).
 //!
 //! Every response is checked (the function must answer STARTED, the floor must echo), so a fast error can
-//! never pass for a fast invocation. Environment: `COLD_STARTS` (default 20), `WARM` (default 1000).
+//! never pass for a fast invocation. Both processes get the environment Lambda gives the deployed
+//! function, the template's `GLIBC_TUNABLES` included. Environment: `COLD_STARTS` (default 50), `WARM`
+//! (default 1000).
 
 #[path = "../tests/support/connect_double.rs"]
 mod connect_double;
@@ -30,6 +32,10 @@ use tokio::sync::{Mutex, mpsc};
 const SAMPLE: &str = include_str!("../events/contact-flow-voice.json");
 const SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The allocator settings `template.yaml` deploys the function with (see the README, Performance):
+/// both processes run with them, as the deployed function does. `main` checks the template agrees.
+const GLIBC_TUNABLES: &str = "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0";
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -229,6 +235,7 @@ async fn run(binary: &Path, connect: &str, warm: usize, check: &dyn Fn(&str) -> 
         .env("AWS_SESSION_TOKEN", "bench-session-token")
         .env("AWS_ENDPOINT_URL_CONNECT", connect)
         .env("DEFAULT_SUPERVISOR_USER_ID", SUPERVISOR)
+        .env("GLIBC_TUNABLES", GLIBC_TUNABLES)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -338,8 +345,12 @@ fn env_count(name: &str, default: usize) -> usize {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     // `cargo bench` passes --bench; anything else (e.g. a filter from `cargo test --benches`) is ignored.
-    let cold_starts = env_count("COLD_STARTS", 20).max(10);
+    let cold_starts = env_count("COLD_STARTS", 50).max(10);
     let warm = env_count("WARM", 1000).max(1000);
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))?;
+    if !template.contains(&format!("GLIBC_TUNABLES: {GLIBC_TUNABLES}")) {
+        return Err(format!("template.yaml does not deploy GLIBC_TUNABLES={GLIBC_TUNABLES}: keep the two in step").into());
+    }
     let (function, floor) = build()?;
     let double = ConnectDouble::start(Scenario::open()).await?;
     let connect = double.endpoint();
