@@ -349,7 +349,9 @@ async fn main() -> Result<()> {
     let warm = env_count("WARM", 1000).max(1000);
     let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))?;
     if !template.contains(&format!("GLIBC_TUNABLES: {GLIBC_TUNABLES}")) {
-        return Err(format!("template.yaml does not deploy GLIBC_TUNABLES={GLIBC_TUNABLES}: keep the two in step").into());
+        return Err(
+            format!("template.yaml does not deploy GLIBC_TUNABLES={GLIBC_TUNABLES}: keep the two in step").into(),
+        );
     }
     let (function, floor) = build()?;
     let double = ConnectDouble::start(Scenario::open()).await?;
