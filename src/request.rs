@@ -497,6 +497,37 @@ mod tests {
     }
 
     #[test]
+    fn the_live_check_reads_only_what_describe_contact_reported() {
+        let c = config(&[("MONITORED_CHANNELS", "VOICE")]);
+        let status = |ended: bool, method: Option<&str>, channel: Option<&str>| ContactStatus {
+            ended,
+            initiation_method: method.map(str::to_owned),
+            channel: channel.map(str::to_owned),
+        };
+        assert_eq!(live_check(&status(false, Some("INBOUND"), Some("VOICE")), &c), None);
+        assert_eq!(
+            live_check(&status(true, Some("MONITOR"), Some("TASK")), &c),
+            Some(SkipReason::ContactEnded),
+            "an ended contact first"
+        );
+        assert_eq!(
+            live_check(&status(false, Some("MONITOR"), Some("TASK")), &c),
+            Some(SkipReason::MonitorContact),
+            "then a monitor"
+        );
+        assert_eq!(
+            live_check(&status(false, Some("INBOUND"), Some("CHAT")), &c),
+            Some(SkipReason::ChannelNotMonitored),
+            "MONITORED_CHANNELS applies"
+        );
+        assert_eq!(
+            live_check(&status(false, None, None), &c),
+            None,
+            "what was not reported is left to MonitorContact"
+        );
+    }
+
+    #[test]
     fn skips_come_before_policy() {
         let c = config(&[("ALLOWED_INSTANCE_IDS", "some-other-instance")]);
         assert_eq!(
