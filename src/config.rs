@@ -109,18 +109,7 @@ impl Config {
         }
 
         const MAX_MONITORS: &str = "MAX_MONITORS_PER_SUPERVISOR";
-        let max_monitors_per_supervisor = match get(MAX_MONITORS) {
-            None => 1,
-            Some(v) => match v.trim().parse::<u32>() {
-                Ok(n) if (1..=100).contains(&n) => n,
-                _ => {
-                    return Err(fail(
-                        MAX_MONITORS,
-                        format!("{MAX_MONITORS} must be a whole number from 1 to 100"),
-                    ));
-                }
-            },
-        };
+        let max_monitors_per_supervisor = whole_number(MAX_MONITORS, get(MAX_MONITORS), 1, 1..=100)?;
 
         const VERIFY: &str = "VERIFY_CONTACT";
         let verify_contact = flag(VERIFY, get(VERIFY))?;
@@ -160,13 +149,7 @@ impl Config {
         }
 
         const SAMPLE: &str = "SAMPLE_PERCENT";
-        let sample_percent = match get(SAMPLE) {
-            None => 100,
-            Some(v) => match v.trim().parse::<u8>() {
-                Ok(p) if p <= 100 => p,
-                _ => return Err(fail(SAMPLE, format!("{SAMPLE} must be a whole number from 0 to 100"))),
-            },
-        };
+        let sample_percent = whole_number(SAMPLE, get(SAMPLE), 100, 0..=100)?;
 
         Ok(Config {
             region: region.to_owned(),
@@ -197,6 +180,32 @@ impl Config {
         self.allowed_instances
             .as_ref()
             .is_none_or(|ids| ids.iter().any(|id| id == instance_id))
+    }
+}
+
+/// A whole number in `range`; unset is `default`.
+fn whole_number<T>(
+    variable: &'static str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError {
+            variable,
+            message: format!(
+                "{variable} must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
     }
 }
 
