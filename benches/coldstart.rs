@@ -18,16 +18,15 @@
 
 #[path = "../tests/support/connect_double.rs"]
 mod connect_double;
+#[path = "../tests/support/runtime_api.rs"]
+mod runtime_api;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use connect_double::{ConnectDouble, Recorded, Scenario, read_request, write_response};
-use tokio::net::TcpListener;
-use tokio::sync::{Mutex, mpsc};
+use connect_double::{ConnectDouble, Scenario};
+use runtime_api::{Capture, Invocation, Launch, RuntimeApi};
 
 const SAMPLE: &str = include_str!("../events/contact-flow-voice.json");
 const SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
@@ -48,147 +47,6 @@ fn event(n: usize) -> String {
     )
 }
 
-/// A minimal Lambda Runtime API for one process: hands out the events it is given, reports when the
-/// process polls and what it answers.
-struct RuntimeApi {
-    addr: SocketAddr,
-    events: mpsc::Sender<(String, String)>,
-    polls: mpsc::Receiver<Instant>,
-    answers: mpsc::Receiver<Answer>,
-}
-
-struct Answer {
-    handed: Instant,
-    answered: Instant,
-    request_id: String,
-    ok: bool,
-    body: String,
-}
-
-impl RuntimeApi {
-    async fn start() -> Result<RuntimeApi> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (events, pending) = mpsc::channel::<(String, String)>(4);
-        let (poll_tx, polls) = mpsc::channel(4096);
-        let (answer_tx, answers) = mpsc::channel(4096);
-        let pending = Arc::new(Mutex::new(pending));
-        let handed_at = Arc::new(Mutex::new(None::<Instant>));
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let (pending, poll_tx, answer_tx, handed_at) = (
-                    Arc::clone(&pending),
-                    poll_tx.clone(),
-                    answer_tx.clone(),
-                    Arc::clone(&handed_at),
-                );
-                tokio::spawn(async move {
-                    let mut buffer = Vec::new();
-                    while let Some(request) = read_request(&mut stream, &mut buffer).await {
-                        if serve(&mut stream, request, &pending, &poll_tx, &answer_tx, &handed_at)
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Ok(RuntimeApi {
-            addr,
-            events,
-            polls,
-            answers,
-        })
-    }
-
-    async fn next_poll(&mut self) -> Result<Instant> {
-        Ok(tokio::time::timeout(TIMEOUT, self.polls.recv())
-            .await?
-            .ok_or("the runtime API stopped")?)
-    }
-
-    /// Hands one event to the process and waits for its answer; returns the time in between.
-    async fn invoke(&mut self, request_id: &str, payload: String, check: &dyn Fn(&str) -> bool) -> Result<Duration> {
-        self.events.send((request_id.to_owned(), payload)).await?;
-        let answer = tokio::time::timeout(TIMEOUT, self.answers.recv())
-            .await?
-            .ok_or("the runtime API stopped")?;
-        if answer.request_id != request_id || !answer.ok || !check(&answer.body) {
-            return Err(format!(
-                "invocation {request_id} answered {}: {}",
-                answer.request_id, answer.body
-            )
-            .into());
-        }
-        Ok(answer.answered - answer.handed)
-    }
-}
-
-async fn serve(
-    stream: &mut tokio::net::TcpStream,
-    request: Recorded,
-    pending: &Mutex<mpsc::Receiver<(String, String)>>,
-    polls: &mpsc::Sender<Instant>,
-    answers: &mpsc::Sender<Answer>,
-    handed_at: &Mutex<Option<Instant>>,
-) -> std::io::Result<()> {
-    let answered = Instant::now();
-    let path = request.path.as_str();
-    if request.method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
-        let _ = polls.try_send(answered);
-        let Some((request_id, payload)) = pending.lock().await.recv().await else {
-            return write_response(stream, 500, &[], "{}").await;
-        };
-        let deadline = std::time::SystemTime::now() + Duration::from_secs(8);
-        let deadline_ms = deadline
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let headers = [
-            ("lambda-runtime-aws-request-id", request_id),
-            ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
-            (
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:111122223333:function:bench".into(),
-            ),
-            (
-                "lambda-runtime-trace-id",
-                "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
-            ),
-        ];
-        write_response(stream, 200, &headers, &payload).await?;
-        *handed_at.lock().await = Some(Instant::now());
-        return Ok(());
-    }
-    let invocation = path.strip_prefix("/2018-06-01/runtime/invocation/");
-    if let Some((request_id, kind)) = invocation.and_then(|rest| rest.split_once('/')) {
-        let handed = handed_at.lock().await.take().unwrap_or(answered);
-        let _ = answers
-            .send(Answer {
-                handed,
-                answered,
-                request_id: request_id.to_owned(),
-                ok: kind == "response",
-                body: request.body,
-            })
-            .await;
-        return write_response(stream, 202, &[], r#"{"status":"OK"}"#).await;
-    }
-    // Init errors and anything else: report and refuse.
-    let _ = answers
-        .send(Answer {
-            handed: answered,
-            answered,
-            request_id: String::new(),
-            ok: false,
-            body: request.body,
-        })
-        .await;
-    write_response(stream, 202, &[], r#"{"status":"OK"}"#).await
-}
-
 /// What one process measured.
 #[derive(Default)]
 struct Run {
@@ -204,67 +62,55 @@ struct Run {
     peak_rss_kb: u64,
 }
 
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+/// Hands one event to the process and waits for its answer, which must be a response that passes
+/// `check`; returns the time in between.
+async fn invoke(
+    api: &mut RuntimeApi,
+    request_id: &str,
+    payload: String,
+    check: &dyn Fn(&str) -> bool,
+) -> Result<Duration> {
+    let answer = api.invoke(Invocation::new(request_id, payload), TIMEOUT).await?;
+    if !answer.is_response() || !check(&answer.body) {
+        return Err(format!("invocation {request_id} answered {:?}: {}", answer.kind, answer.body).into());
+    }
+    Ok(answer.duration())
 }
 
 /// Starts `binary` cold, invokes it once, then `warm` more times (0: kill it after the first).
 async fn run(binary: &Path, connect: &str, warm: usize, check: &dyn Fn(&str) -> bool) -> Result<Run> {
     let mut api = RuntimeApi::start().await?;
-    let spawned = Instant::now();
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "monitor-contact")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/monitor-contact")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+    let process = Launch::new(binary)
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
-        .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
-        .env("AWS_SESSION_TOKEN", "bench-session-token")
         .env("AWS_ENDPOINT_URL_CONNECT", connect)
         .env("DEFAULT_SUPERVISOR_USER_ID", SUPERVISOR)
         .env("GLIBC_TUNABLES", GLIBC_TUNABLES)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let pid = child.id();
+        .stderr(Capture::Inherit)
+        .spawn(&api)?;
     let outcome = async {
         let mut run = Run {
-            init: api.next_poll().await? - spawned,
+            init: api.next_poll(TIMEOUT).await? - process.spawned(),
             ..Run::default()
         };
-        run.first = api.invoke("cold-0", event(0), check).await?;
+        run.first = invoke(&mut api, "cold-0", event(0), check).await?;
         for n in 1..=warm {
-            run.warm.push(api.invoke(&format!("warm-{n}"), event(n), check).await?);
+            run.warm
+                .push(invoke(&mut api, &format!("warm-{n}"), event(n), check).await?);
             if n == 100 {
-                run.rss_at_100_kb = status_kb(pid, "VmRSS:");
-                run.anon_at_100_kb = status_kb(pid, "RssAnon:");
+                run.rss_at_100_kb = process.status_kb("VmRSS:");
+                run.anon_at_100_kb = process.status_kb("RssAnon:");
             }
             if n == 1000 {
-                run.rss_at_1000_kb = status_kb(pid, "VmRSS:");
-                run.anon_at_1000_kb = status_kb(pid, "RssAnon:");
+                run.rss_at_1000_kb = process.status_kb("VmRSS:");
+                run.anon_at_1000_kb = process.status_kb("RssAnon:");
             }
         }
-        run.rss_at_end_kb = status_kb(pid, "VmRSS:");
-        run.peak_rss_kb = status_kb(pid, "VmHWM:");
+        run.rss_at_end_kb = process.status_kb("VmRSS:");
+        run.peak_rss_kb = process.status_kb("VmHWM:");
         Ok(run)
     }
     .await;
-    let _ = child.kill();
-    let _ = child.wait();
+    process.finish();
     outcome
 }
 
