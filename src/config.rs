@@ -2,8 +2,11 @@
 //! fails the function's init with a message naming the variable; an empty value counts as unset
 //! (SAM and the console pass empty strings for parameters left blank).
 
+use std::time::Duration;
+
 use crate::error::ConfigError;
 use crate::ids::{self, Capabilities};
+use crate::qa::{self, QaRule};
 
 /// Who may be attached as a supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +20,7 @@ pub enum SupervisorPolicy {
 /// Channels MonitorContact supports.
 pub const MONITORABLE_CHANNELS: [&str; 2] = ["VOICE", "CHAT"];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The region the function (and its Connect client) runs in.
     pub region: String,
@@ -38,9 +41,31 @@ pub struct Config {
     pub max_monitors_per_supervisor: u32,
     /// `VERIFY_CONTACT`: DescribeContact the target before monitoring it.
     pub verify_contact: bool,
+    /// `QA_RULES` (empty: unset): whom automatic QA monitoring takes, see `qa`.
+    pub qa_rules: Vec<QaRule>,
+    /// Every user of every pool (`SUPERVISOR_POOL_USER_IDS` and the QA rules' `supervisors`), sorted:
+    /// what one GetCurrentUserData call asks about.
+    pub pool_members: Vec<String>,
+    /// `MAX_EVENT_AGE_SECONDS` (`None`: 0, the rule is off): EventBridge events older than this are
+    /// skipped before any call.
+    pub max_event_age: Option<Duration>,
+    /// `CONNECT_CALLS_PER_SECOND` (`None`: `off`): the rate of calls of each Connect API from this
+    /// execution environment.
+    pub calls_per_second: Option<f64>,
+    /// `USER_DATA_CACHE_SECONDS`: how long a warm environment reuses GetCurrentUserData's answer.
+    pub user_data_ttl: Duration,
+    /// `METRICS_NAMESPACE` (`None`: `off`).
+    pub metrics_namespace: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics' `FunctionName` dimension (`monitor-contact` where
+    /// Lambda does not set it).
+    pub function_name: String,
+    /// The `level` metric documents carry so that Lambda's log-level filter keeps them, from
+    /// `AWS_LAMBDA_LOG_LEVEL` (see `metrics`).
+    pub metrics_level: Option<&'static str>,
 }
 
-/// Most members of the supervisor pool: GetCurrentUserData's `Agents` filter takes at most 100.
+/// Most users in all the supervisor pools together: GetCurrentUserData's `Agents` filter takes at
+/// most 100, and one call covers every pool.
 pub const MAX_POOL: usize = 100;
 
 impl Config {
@@ -93,17 +118,62 @@ impl Config {
             ));
         }
 
+        const SAMPLE: &str = "SAMPLE_PERCENT";
+        let qa_rules = match get(qa::VARIABLE) {
+            Some(text) => qa::parse(&text)?,
+            None => Vec::new(),
+        };
+        if !qa_rules.is_empty() && get(SAMPLE).is_some() {
+            return Err(fail(
+                qa::VARIABLE,
+                format!(
+                    "{} and {SAMPLE} are both set: each rule has its own percent, so set only one",
+                    qa::VARIABLE
+                ),
+            ));
+        }
+        let mut pool_members: Vec<String> = supervisor_pool
+            .iter()
+            .chain(qa_rules.iter().flat_map(|r| r.supervisors.iter().flatten()))
+            .cloned()
+            .collect();
+        pool_members.sort_unstable();
+        pool_members.dedup();
+        if pool_members.len() > MAX_POOL {
+            return Err(fail(
+                qa::VARIABLE,
+                format!(
+                    "{POOL} and the supervisors of {} hold more than {MAX_POOL} distinct users: one GetCurrentUserData call filters on at most {MAX_POOL}",
+                    qa::VARIABLE
+                ),
+            ));
+        }
+        if default_supervisor.is_none()
+            && supervisor_pool.is_empty()
+            && let Some((number, rule)) = qa_rules.iter().enumerate().find(|(_, r)| r.supervisors.is_none())
+        {
+            return Err(fail(
+                qa::VARIABLE,
+                format!(
+                    "{} rule {} (\"{}\") has no supervisors and neither {DEFAULT} nor {POOL} is set: its contacts would have nobody to monitor them",
+                    qa::VARIABLE,
+                    number + 1,
+                    rule.name
+                ),
+            ));
+        }
+
         const ALLOWED: &str = "ALLOWED_SUPERVISOR_USER_IDS";
         let supervisors = match get(ALLOWED) {
             Some(v) if v.trim() == "*" => SupervisorPolicy::Anyone,
             Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, ids::MAX_USER_ID)?),
             None => SupervisorPolicy::Only(default_supervisor.iter().cloned().collect()),
         };
-        if supervisors == SupervisorPolicy::Only(Vec::new()) && supervisor_pool.is_empty() {
+        if supervisors == SupervisorPolicy::Only(Vec::new()) && pool_members.is_empty() {
             return Err(fail(
                 ALLOWED,
                 format!(
-                    "{ALLOWED}, {DEFAULT} and {POOL} are all unset: no supervisor could ever be attached; set at least one"
+                    "{ALLOWED}, {DEFAULT} and {POOL} are all unset and no QA rule names supervisors: no supervisor could ever be attached; set at least one"
                 ),
             ));
         }
@@ -148,8 +218,56 @@ impl Config {
             ));
         }
 
-        const SAMPLE: &str = "SAMPLE_PERCENT";
         let sample_percent = whole_number(SAMPLE, get(SAMPLE), 100, 0..=100)?;
+
+        const AGE: &str = "MAX_EVENT_AGE_SECONDS";
+        let max_event_age = match whole_number(AGE, get(AGE), 300u64, 0..=86_400)? {
+            0 => None,
+            seconds => Some(Duration::from_secs(seconds)),
+        };
+
+        const RATE: &str = "CONNECT_CALLS_PER_SECOND";
+        let calls_per_second = match get(RATE).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Some(1.0),
+            Some(v) if v == "off" => None,
+            Some(v) => match v.parse::<f64>() {
+                Ok(rate) if (0.01..=100.0).contains(&rate) => Some(rate),
+                _ => {
+                    return Err(fail(
+                        RATE,
+                        format!(
+                            "{RATE} must be a number from 0.01 to 100 (calls per second of each Connect API), or off"
+                        ),
+                    ));
+                }
+            },
+        };
+
+        const CACHE: &str = "USER_DATA_CACHE_SECONDS";
+        let user_data_ttl = Duration::from_secs(whole_number(CACHE, get(CACHE), 0u64, 0..=60)?);
+
+        const NAMESPACE: &str = "METRICS_NAMESPACE";
+        let metrics_namespace = match get(NAMESPACE).map(|v| v.trim().to_owned()) {
+            None => Some("MonitorContact".to_owned()),
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => {
+                let valid = v.len() <= 255
+                    && !v.starts_with("AWS/")
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#: ".contains(&b));
+                if !valid {
+                    return Err(fail(
+                        NAMESPACE,
+                        format!(
+                            "{NAMESPACE} must be a CloudWatch namespace (at most 255 of A-Z a-z 0-9 . _ - / # : and space, not starting with AWS/), or off"
+                        ),
+                    ));
+                }
+                Some(v)
+            }
+        };
+        let function_name = lookup("AWS_LAMBDA_FUNCTION_NAME")
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "monitor-contact".to_owned());
 
         Ok(Config {
             region: region.to_owned(),
@@ -164,12 +282,21 @@ impl Config {
             supervisor_pool,
             max_monitors_per_supervisor,
             verify_contact,
+            qa_rules,
+            pool_members,
+            max_event_age,
+            calls_per_second,
+            user_data_ttl,
+            metrics_namespace,
+            function_name,
+            metrics_level: crate::metrics::level_for(lookup("AWS_LAMBDA_LOG_LEVEL").as_deref()),
         })
     }
 
-    /// Whether `user_id` may be attached: on the allow-list, or a member of the pool.
+    /// Whether `user_id` may be attached: on the allow-list, or a member of a pool (the QA rules'
+    /// included).
     pub fn supervisor_allowed(&self, user_id: &str) -> bool {
-        self.supervisor_pool.iter().any(|id| id == user_id)
+        self.pool_members.iter().any(|id| id == user_id)
             || match &self.supervisors {
                 SupervisorPolicy::Anyone => true,
                 SupervisorPolicy::Only(ids) => ids.iter().any(|id| id == user_id),
