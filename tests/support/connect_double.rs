@@ -1,5 +1,5 @@
-//! A local Amazon Connect double for tests and local runs: an HTTP/1.1 server on 127.0.0.1 that
-//! answers the three operations the function uses the way the service does:
+//! A local Amazon Connect double for tests, local runs and benchmarks: an HTTP/1.1 server on
+//! 127.0.0.1 that answers the three operations the function uses the way the service does:
 //!
 //! - MonitorContact (`POST /contact/monitor`),
 //! - DescribeContact (`GET /contacts/{InstanceId}/{ContactId}`),
@@ -8,6 +8,9 @@
 //! Rules:
 //! - Every request must be SigV4-signed (an `Authorization: AWS4-HMAC-SHA256 Credential=.../connect/aws4_request,
 //!   SignedHeaders=..., Signature=...` header and `x-amz-date`); otherwise 403 as the service answers.
+//! - Quotas (optional, [`Quotas`]): a token bucket per API (rate per second, burst), as Connect's
+//!   account-wide quotas are per API; a request beyond it gets 429 ThrottlingException "Rate exceeded".
+//!   Throttled answers are counted per operation ([`ConnectDouble::throttled`]).
 //! - Bodies and path parameters are validated with the API's rules (lengths, capability values, filter
 //!   sizes); 400 InvalidRequestException.
 //! - A [`Scenario`] (built in code or loaded from a JSON file) says which instances, contacts and users
@@ -15,23 +18,37 @@
 //!   an initiation method; users are logged in to the CCP or not, and monitor some contacts already.
 //!   MonitorContact for a user who is not logged in, or who already monitors as many contacts as
 //!   allowed, gets 402 ServiceQuotaExceededException; for an ended contact, or one that is not voice
-//!   or chat, 400 InvalidRequestException.
+//!   or chat, 400 InvalidRequestException. A voice contact takes at most two supervisors: a third
+//!   user's MonitorContact gets 402 ServiceQuotaExceededException (chat: no such limit).
 //! - The state moves like the service's: a monitor MonitorContact starts is a new contact (initiation
 //!   method MONITOR, which DescribeContact reports) and shows in the supervisor's contacts in
 //!   GetCurrentUserData.
+//! - Contacts have a life in real time when a test or benchmark wants one: they can be added and
+//!   ended while the double runs ([`ConnectDouble::add_contact`], [`ConnectDouble::end_contact`]), or
+//!   be given a lifetime (`lifetimeSeconds`). An ended contact is refused by MonitorContact (400
+//!   InvalidRequestException) and described with a DisconnectTimestamp; its monitors end with it (the
+//!   supervisor is free again: GetCurrentUserData no longer lists the monitor, MonitorContact no
+//!   longer counts it). Monitors started outside the function (a supervisor in the CCP) can be added
+//!   too ([`ConnectDouble::add_monitor`]).
 //! - ClientToken idempotency: the same token with the same parameters replays the first answer; the
 //!   same token with other parameters gets 409 IdempotencyException.
 //! - Failures can be scripted (status, `x-amzn-ErrorType`, message; for any operation or one), and
 //!   answers delayed.
 //!
+//! Timestamps: contacts of the scenario without a lifetime, and the contacts GetCurrentUserData
+//! lists, are stamped from a fixed clock ([`NOW`]), so answers about them are reproducible; contacts
+//! with a life (added at run time, given a lifetime, or ended by [`ConnectDouble::end_contact`]) are
+//! stamped with the real times they started and ended.
+//!
 //! The signature itself is not verified (the double has no secret to verify it with); its presence
 //! and form are. GetCurrentUserData filters on `Agents` only (the function uses no other filter).
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -144,6 +161,10 @@ pub struct ContactSpec {
     /// The contact has ended (DescribeContact reports a DisconnectTimestamp).
     #[serde(default)]
     pub ended: bool,
+    /// The contact ends this many seconds after it starts: after the double starts, for a contact of
+    /// the scenario; after [`ConnectDouble::add_contact`], for one added later. None: it lasts.
+    #[serde(default)]
+    pub lifetime_seconds: Option<f64>,
 }
 
 fn voice() -> String {
@@ -161,7 +182,18 @@ impl ContactSpec {
             channel: channel.into(),
             initiation_method: inbound(),
             ended: false,
+            lifetime_seconds: None,
         }
+    }
+
+    /// The same contact, ending `lifetime` after it starts.
+    pub fn lasting(mut self, lifetime: Duration) -> ContactSpec {
+        self.lifetime_seconds = Some(lifetime.as_secs_f64());
+        self
+    }
+
+    fn lifetime(&self) -> Option<Duration> {
+        self.lifetime_seconds.and_then(|s| Duration::try_from_secs_f64(s).ok())
     }
 }
 
@@ -186,9 +218,11 @@ pub struct User {
 ///
 /// ```json
 /// { "instances": ["<instance id>"],
-///   "contacts": { "<contact id>": { "channel": "VOICE", "initiationMethod": "INBOUND", "ended": false } },
+///   "contacts": { "<contact id>": { "channel": "VOICE", "initiationMethod": "INBOUND", "ended": false,
+///                                   "lifetimeSeconds": 30 } },
 ///   "users": { "<user id>": { "loggedIn": true, "monitoring": 0, "handling": 1 } },
-///   "maxMonitorsPerUser": 1 }
+///   "maxMonitorsPerUser": 1,
+///   "quotas": { "rate": 2, "burst": 5, "GetCurrentUserData": { "rate": 5, "burst": 8 } } }
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -202,6 +236,82 @@ pub struct Scenario {
     /// How many contacts one user may monitor at once.
     #[serde(default = "unlimited", rename = "maxMonitorsPerUser")]
     pub max_monitors: u32,
+    /// Request quotas per API; none: unlimited.
+    #[serde(default)]
+    pub quotas: Option<Quotas>,
+}
+
+/// One API's quota: a token bucket of `burst` requests, refilled at `rate` per second (full at start).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+impl Quota {
+    fn check(&self, name: &str) -> Result<(), String> {
+        if !(self.rate.is_finite() && self.rate > 0.0 && self.burst.is_finite() && self.burst >= 1.0) {
+            return Err(format!("quota {name}: rate must be > 0 and burst >= 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Quotas for every API (`rate` and `burst` at the top), per operation (by name), or both (the
+/// operation's own wins).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    #[serde(default)]
+    pub rate: Option<f64>,
+    #[serde(default)]
+    pub burst: Option<f64>,
+    #[serde(default, rename = "MonitorContact")]
+    pub monitor_contact: Option<Quota>,
+    #[serde(default, rename = "DescribeContact")]
+    pub describe_contact: Option<Quota>,
+    #[serde(default, rename = "GetCurrentUserData")]
+    pub get_current_user_data: Option<Quota>,
+}
+
+impl Quotas {
+    /// The same quota for every API (Connect's default is 2 per second, burst 5, per account and
+    /// region, for each of the three).
+    pub fn every_api(rate: f64, burst: f64) -> Quotas {
+        Quotas {
+            rate: Some(rate),
+            burst: Some(burst),
+            ..Quotas::default()
+        }
+    }
+
+    /// The quota of `operation`, if it has one.
+    pub fn of(&self, operation: &str) -> Option<Quota> {
+        let own = match operation {
+            MONITOR_CONTACT => self.monitor_contact,
+            DESCRIBE_CONTACT => self.describe_contact,
+            GET_CURRENT_USER_DATA => self.get_current_user_data,
+            _ => None,
+        };
+        let every = match (self.rate, self.burst) {
+            (Some(rate), Some(burst)) => Some(Quota { rate, burst }),
+            _ => None,
+        };
+        own.or(every)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.rate.is_some() != self.burst.is_some() {
+            return Err("quotas: give both rate and burst, or neither".into());
+        }
+        for operation in [MONITOR_CONTACT, DESCRIBE_CONTACT, GET_CURRENT_USER_DATA] {
+            if let Some(quota) = self.of(operation) {
+                quota.check(operation)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn unlimited() -> u32 {
@@ -222,12 +332,15 @@ impl Scenario {
             contacts: None,
             users: None,
             max_monitors: u32::MAX,
+            quotas: None,
         }
     }
 
     /// A scenario from its JSON text.
     pub fn from_json(text: &str) -> Result<Scenario, String> {
-        serde_json::from_str(text).map_err(|e| format!("not a scenario: {e}"))
+        let scenario: Scenario = serde_json::from_str(text).map_err(|e| format!("not a scenario: {e}"))?;
+        scenario.check().map_err(|e| format!("not a scenario: {e}"))?;
+        Ok(scenario)
     }
 
     /// A scenario from a JSON file.
@@ -235,14 +348,107 @@ impl Scenario {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         Scenario::from_json(&text).map_err(|e| format!("{path}: {e}"))
     }
+
+    /// What JSON cannot say wrong by its types alone: quotas and lifetimes in range.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(quotas) = &self.quotas {
+            quotas.check()?;
+        }
+        for (id, contact) in self.contacts.iter().flatten() {
+            if contact.lifetime_seconds.is_some() && contact.lifetime().is_none() {
+                return Err(format!(
+                    "contact {id}: lifetimeSeconds must be a number of seconds >= 0"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
-/// A monitor the double started.
+/// A monitor: started by MonitorContact, or added as already running ([`ConnectDouble::add_monitor`]).
 #[derive(Debug, Clone)]
-struct Monitor {
-    id: String,
-    channel: String,
-    user: String,
+pub struct Monitor {
+    /// The monitor's own contact ID (what MonitorContact answers).
+    pub id: String,
+    /// The contact monitored.
+    pub contact: String,
+    pub channel: String,
+    pub user: String,
+    /// The ClientToken it was started with.
+    pub token: Option<String>,
+    /// Started by MonitorContact (false: added with [`ConnectDouble::add_monitor`]).
+    pub by_api: bool,
+    pub started: Instant,
+    /// When it ended (with its contact).
+    pub ended: Option<Instant>,
+}
+
+impl Monitor {
+    pub fn running(&self) -> bool {
+        self.ended.is_none()
+    }
+}
+
+/// A contact with a life in real time (added at run time, given a lifetime, or ended on request).
+#[derive(Debug, Clone)]
+struct Live {
+    spec: ContactSpec,
+    started: Instant,
+    /// When its lifetime is over.
+    ends: Option<Instant>,
+    ended: Option<Instant>,
+}
+
+/// One answer of the double.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub at: Instant,
+    pub operation: Option<&'static str>,
+    pub status: u16,
+    /// The `x-amzn-ErrorType` of an error.
+    pub error_type: Option<String>,
+}
+
+impl Served {
+    pub fn throttled(&self) -> bool {
+        self.status == 429
+    }
+}
+
+/// Real time as epoch seconds, for the contacts that live in it.
+#[derive(Debug)]
+struct Clock {
+    instant: Instant,
+    wall: SystemTime,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+}
+
+impl Clock {
+    fn epoch_seconds(&self, at: Instant) -> f64 {
+        let wall = match at.checked_duration_since(self.instant) {
+            Some(after) => self.wall + after,
+            None => self.wall - self.instant.duration_since(at),
+        };
+        wall.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| (d.as_millis() as f64) / 1000.0)
+            .unwrap_or(0.0)
+    }
+}
+
+/// One API's token bucket.
+#[derive(Debug)]
+struct Bucket {
+    quota: Quota,
+    tokens: f64,
+    at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -252,19 +458,27 @@ pub struct State {
     /// Scripted answers, each for the next request of its operation (`None`: of any operation).
     pub failures: VecDeque<(Option<&'static str>, Failure)>,
     pub delay: Duration,
+    /// Every answer, in order.
+    pub served: Vec<Served>,
     /// ClientToken → (request parameters, answer).
     tokens: HashMap<String, (Value, Value)>,
     monitors: Vec<Monitor>,
+    /// Contacts with a life, by ID: they take precedence over the scenario's.
+    live: HashMap<String, Live>,
+    /// When contacts with a lifetime end.
+    endings: BinaryHeap<Reverse<(Instant, String)>>,
+    buckets: HashMap<&'static str, Bucket>,
+    clock: Clock,
 }
 
 impl State {
-    /// Monitors started by the double that are running for `user`.
+    /// Running monitors of `user`.
     fn monitors_of(&self, user: &str) -> impl Iterator<Item = &Monitor> {
-        self.monitors.iter().filter(move |m| m.user == user)
+        self.monitors.iter().filter(move |m| m.user == user && m.running())
     }
 
     /// How the user looks now: from the scenario (or logged in and free in an open one), with the
-    /// monitors the double started.
+    /// running monitors the double knows.
     fn user(&self, id: &str) -> Option<User> {
         let mut user = match &self.scenario.users {
             None => User {
@@ -283,7 +497,14 @@ impl State {
             return Some(ContactSpec {
                 channel: monitor.channel.clone(),
                 initiation_method: "MONITOR".into(),
-                ended: false,
+                ended: !monitor.running(),
+                lifetime_seconds: None,
+            });
+        }
+        if let Some(live) = self.live.get(id) {
+            return Some(ContactSpec {
+                ended: live.ended.is_some(),
+                ..live.spec.clone()
             });
         }
         match &self.scenario.contacts {
@@ -296,9 +517,129 @@ impl State {
         self.scenario.instances.as_ref().is_none_or(|s| s.contains(id))
     }
 
-    /// Monitors started so far.
+    /// Monitors MonitorContact started so far (running or ended).
     pub fn started(&self) -> usize {
-        self.monitors.len()
+        self.monitors.iter().filter(|m| m.by_api).count()
+    }
+
+    /// Every monitor, in the order they started.
+    pub fn monitors(&self) -> &[Monitor] {
+        &self.monitors
+    }
+
+    /// Whether a contact with a life has ended (false for the scenario's own and unknown contacts).
+    pub fn has_ended(&self, id: &str) -> bool {
+        self.live.get(id).is_some_and(|l| l.ended.is_some())
+    }
+
+    /// Throttled answers so far, by operation.
+    pub fn throttled(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for served in self.served.iter().filter(|s| s.throttled()) {
+            *counts.entry(served.operation.unwrap_or("?")).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// A contact starts its life at `now` (replacing what was known about it).
+    fn add_live(&mut self, id: &str, spec: ContactSpec, now: Instant) {
+        let ended = spec.ended.then_some(now);
+        let ends = spec
+            .lifetime()
+            .filter(|_| ended.is_none())
+            .map(|lifetime| now + lifetime);
+        if let Some(at) = ends {
+            self.endings.push(Reverse((at, id.to_owned())));
+        }
+        self.live.insert(
+            id.to_owned(),
+            Live {
+                spec,
+                started: now,
+                ends,
+                ended,
+            },
+        );
+    }
+
+    /// Ends a contact, and the monitors on it, at `at`; false if it had ended already.
+    fn end_at(&mut self, id: &str, at: Instant) -> bool {
+        if !self.live.contains_key(id) {
+            // A contact of the scenario (or of an open one) starts its life to end it.
+            let Some(spec) = self.contact(id) else {
+                return false;
+            };
+            self.add_live(id, spec, at);
+        }
+        let Some(live) = self.live.get_mut(id) else {
+            return false;
+        };
+        if live.ended.is_some() {
+            return false;
+        }
+        live.ended = Some(at);
+        for monitor in self.monitors.iter_mut().filter(|m| m.contact == id && m.running()) {
+            monitor.ended = Some(at);
+        }
+        true
+    }
+
+    /// Ends the contacts whose lifetime is over by `now`, each at its own end.
+    fn refresh(&mut self, now: Instant) {
+        while let Some(Reverse((at, _))) = self.endings.peek()
+            && *at <= now
+        {
+            // A contact replaced since keeps only its new lifetime.
+            if let Some(Reverse((at, id))) = self.endings.pop()
+                && self.live.get(&id).is_some_and(|l| l.ends == Some(at))
+            {
+                self.end_at(&id, at);
+            }
+        }
+    }
+
+    /// Takes a request from `operation`'s bucket; false when the quota says no.
+    fn admit(&mut self, operation: &'static str, now: Instant) -> bool {
+        let Some(quota) = self.scenario.quotas.as_ref().and_then(|q| q.of(operation)) else {
+            return true;
+        };
+        let bucket = self.buckets.entry(operation).or_insert(Bucket {
+            quota,
+            tokens: quota.burst,
+            at: now,
+        });
+        if bucket.quota != quota {
+            // The quota changed while the double ran: a full bucket of the new one.
+            *bucket = Bucket {
+                quota,
+                tokens: quota.burst,
+                at: now,
+            };
+        }
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * quota.rate).min(quota.burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The supervisors (other than `user`) with a running monitor on `contact`.
+    fn other_supervisors_on(&self, contact: &str, user: &str) -> usize {
+        let users: HashSet<&str> = self
+            .monitors
+            .iter()
+            .filter(|m| m.contact == contact && m.running() && m.user != user)
+            .map(|m| m.user.as_str())
+            .collect();
+        users.len()
+    }
+
+    fn new_monitor_id(&self) -> String {
+        format!("00000000-0000-4000-8000-{:012x}", self.monitors.len() + 1)
     }
 }
 
@@ -321,12 +662,28 @@ impl ConnectDouble {
     }
 
     pub async fn start_on(scenario: Scenario, port: u16) -> std::io::Result<ConnectDouble> {
+        scenario
+            .check()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State {
+        let mut state = State {
             scenario,
             ..State::default()
-        }));
+        };
+        let now = state.clock.instant;
+        let lasting: Vec<(String, ContactSpec)> = state
+            .scenario
+            .contacts
+            .iter()
+            .flatten()
+            .filter(|(_, spec)| spec.lifetime_seconds.is_some())
+            .map(|(id, spec)| (id.clone(), spec.clone()))
+            .collect();
+        for (id, spec) in lasting {
+            state.add_live(&id, spec, now);
+        }
+        let state = Arc::new(Mutex::new(state));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -340,8 +697,60 @@ impl ConnectDouble {
         format!("http://{}", self.addr)
     }
 
+    /// The state, with the contacts whose lifetime is over ended.
     pub fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.refresh(Instant::now());
+        state
+    }
+
+    /// Adds a contact (or replaces one) that starts now; with a lifetime (see [`ContactSpec::lasting`])
+    /// it ends by itself.
+    pub fn add_contact(&self, id: &str, spec: ContactSpec) {
+        self.state().add_live(id, spec, Instant::now());
+    }
+
+    /// Ends a contact now, and the monitors on it; false if it was unknown or had ended already.
+    pub fn end_contact(&self, id: &str) -> bool {
+        self.state().end_at(id, Instant::now())
+    }
+
+    /// Adds a monitor that is already running (a supervisor who started it in the CCP, or the center's
+    /// state before a test): `user` monitors `contact` from now until the contact ends. Returns the
+    /// monitor's contact ID.
+    pub fn add_monitor(&self, contact: &str, user: &str) -> String {
+        let mut state = self.state();
+        let channel = state
+            .contact(contact)
+            .map(|c| c.channel)
+            .unwrap_or_else(|| "VOICE".to_owned());
+        let id = state.new_monitor_id();
+        state.monitors.push(Monitor {
+            id: id.clone(),
+            contact: contact.to_owned(),
+            channel,
+            user: user.to_owned(),
+            token: None,
+            by_api: false,
+            started: Instant::now(),
+            ended: None,
+        });
+        id
+    }
+
+    /// Every monitor so far, running or ended.
+    pub fn monitors(&self) -> Vec<Monitor> {
+        self.state().monitors.clone()
+    }
+
+    /// Throttled answers so far, by operation.
+    pub fn throttled(&self) -> BTreeMap<&'static str, usize> {
+        self.state().throttled()
+    }
+
+    /// Every answer so far.
+    pub fn served(&self) -> Vec<Served> {
+        self.state().served.clone()
     }
 
     /// Answers the next requests with these failures, in order.
@@ -380,8 +789,22 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         };
         let (delay, (status, headers, body)) = {
             let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            state.refresh(now);
             state.requests.push(request.clone());
-            (state.delay, answer(&mut state, &request))
+            let answer = answer(&mut state, &request, now);
+            let error_type = answer
+                .1
+                .iter()
+                .find(|(name, _)| *name == "x-amzn-errortype")
+                .map(|(_, value)| value.clone());
+            state.served.push(Served {
+                at: now,
+                operation: request.operation(),
+                status: answer.0,
+                error_type,
+            });
+            (state.delay, answer)
         };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -553,7 +976,7 @@ const ACCOUNT: &str = "111122223333";
 /// The double's clock, in epoch seconds: fixed, so answers are reproducible.
 const NOW: f64 = 1_795_000_000.0;
 
-fn answer(state: &mut State, request: &Recorded) -> Answer {
+fn answer(state: &mut State, request: &Recorded, now: Instant) -> Answer {
     let Some(operation) = request.operation() else {
         return error(
             404,
@@ -568,6 +991,9 @@ fn answer(state: &mut State, request: &Recorded) -> Answer {
             "the request is not signed with SigV4",
         );
     };
+    if !state.admit(operation, now) {
+        return error(429, "ThrottlingException", "Rate exceeded");
+    }
     if let Some(index) = state
         .failures
         .iter()
@@ -681,15 +1107,30 @@ fn monitor_contact(state: &mut State, request: &Recorded, region: &str) -> Resul
         }
         Some(_) => {}
     }
-    let monitor_id = format!("00000000-0000-4000-8000-{:012x}", state.monitors.len() + 1);
+    // Connect lets at most two supervisors monitor a voice call (issue 9). The API reference does not
+    // document the answer, and no research note says otherwise: the double answers as for the
+    // supervisor's own limit, 402 ServiceQuotaExceededException. Chat has no such limit here.
+    if target.channel == "VOICE" && state.other_supervisors_on(&contact, &user) >= 2 {
+        return Err(error(
+            402,
+            "ServiceQuotaExceededException",
+            "the contact already has the most supervisors a voice contact can have",
+        ));
+    }
+    let monitor_id = state.new_monitor_id();
     let answer = json!({
         "ContactId": monitor_id,
         "ContactArn": format!("{}/contact/{monitor_id}", instance_arn(region, &instance)),
     });
     state.monitors.push(Monitor {
         id: monitor_id,
+        contact,
         channel: target.channel,
         user,
+        token: token.clone(),
+        by_api: true,
+        started: Instant::now(),
+        ended: None,
     });
     if let Some(token) = token {
         state.tokens.insert(token, (params, answer.clone()));
@@ -712,21 +1153,43 @@ fn describe_contact(state: &mut State, request: &Recorded, region: &str) -> Resu
     let Some(spec) = state.contact(contact) else {
         return Err(not_found("contact not found"));
     };
+    // When it started and ended: real times for a contact with a life (or an ended monitor), the
+    // fixed clock for the scenario's own.
+    let lived = match (
+        state.live.get(contact.as_str()),
+        state.monitors.iter().find(|m| &m.id == contact),
+    ) {
+        (_, Some(monitor)) if !monitor.running() => Some((monitor.started, monitor.ended)),
+        (_, Some(_)) => None,
+        (Some(live), None) => Some((live.started, live.ended)),
+        (None, None) => None,
+    };
+    // A contact with a life starts when it is connected to the agent (as the benchmark's events say).
+    let (connected, last_update, disconnected) = match lived {
+        Some((started, ended)) => {
+            let connected = state.clock.epoch_seconds(started);
+            let ended = ended.map(|at| state.clock.epoch_seconds(at));
+            let now = state.clock.epoch_seconds(Instant::now());
+            (connected, ended.unwrap_or(now), ended)
+        }
+        None => (NOW - 100.0, NOW - 5.0, spec.ended.then_some(NOW - 30.0)),
+    };
+    let initiated = connected - 20.0;
     let mut described = json!({
         "Arn": format!("{}/contact/{contact}", instance_arn(region, instance)),
         "Id": contact,
         "InitialContactId": contact,
         "InitiationMethod": spec.initiation_method,
         "Channel": spec.channel,
-        "InitiationTimestamp": NOW - 120.0,
-        "LastUpdateTimestamp": NOW - 5.0,
-        "QueueInfo": { "Id": "q-1", "EnqueueTimestamp": NOW - 110.0 },
-        "AgentInfo": { "Id": "agent-1", "ConnectedToAgentTimestamp": NOW - 100.0 },
+        "InitiationTimestamp": initiated,
+        "LastUpdateTimestamp": last_update,
+        "QueueInfo": { "Id": "q-1", "EnqueueTimestamp": connected - 10.0 },
+        "AgentInfo": { "Id": "agent-1", "ConnectedToAgentTimestamp": connected },
         "CustomerEndpoint": { "Type": "TELEPHONE_NUMBER", "Address": "+12065550142" },
         "Attributes": { "CustomerName": "Pat Example", "Reason": "billing dispute" },
     });
-    if spec.ended {
-        described["DisconnectTimestamp"] = json!(NOW - 30.0);
+    if let Some(at) = disconnected {
+        described["DisconnectTimestamp"] = json!(at);
     }
     Ok((200, Vec::new(), json!({ "Contact": described }).to_string()))
 }
