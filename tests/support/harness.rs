@@ -159,8 +159,20 @@ pub async fn invoke_within(app: &TestApp, json: &str, time_left: Duration) -> Re
 /// Invokes the function with an SQS batch of `bodies` (message IDs `m-0`, `m-1`, ...): the message
 /// IDs reported as failures. Checks that the metrics count one outcome per record and the failures.
 pub async fn invoke_batch(app: &TestApp, bodies: &[String], receive_count: u32) -> Vec<String> {
+    invoke_batch_within(app, bodies, receive_count, Duration::from_secs(60))
+        .await
+        .0
+}
+
+/// The same, with `time_left` before the deadline; also what the metrics counted.
+pub async fn invoke_batch_within(
+    app: &TestApp,
+    bodies: &[String],
+    receive_count: u32,
+    time_left: Duration,
+) -> (Vec<String>, Counts) {
     let payload = sqs_batch(bodies, receive_count);
-    let failures: Vec<String> = match handle(app, event(&payload, Duration::from_secs(60))).await {
+    let failures: Vec<String> = match handle(app, event(&payload, time_left)).await {
         Ok(Response::Batch(response)) => {
             let text = serde_json::to_value(&response).unwrap_or_default();
             text["batchItemFailures"]
@@ -189,7 +201,7 @@ pub async fn invoke_batch(app: &TestApp, bodies: &[String], receive_count: u32) 
         failures.len() as u64,
         "every failed record is reported, nothing else"
     );
-    failures
+    (failures, counts)
 }
 
 /// An SQS event as the event source mapping delivers it.
