@@ -592,4 +592,98 @@ mod tests {
         let no_region = Config::from_lookup("", |_| Some(SUP.to_owned()));
         assert_eq!(no_region.map_err(|e| e.variable), Err("AWS_REGION"));
     }
+
+    #[test]
+    fn the_budget_age_cache_and_metrics_settings() {
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)]);
+        assert_eq!(c.max_event_age, Some(Duration::from_secs(300)));
+        assert_eq!(c.calls_per_second, Some(1.0));
+        assert_eq!(c.user_data_ttl, Duration::ZERO);
+        assert_eq!(c.metrics_namespace.as_deref(), Some("MonitorContact"));
+        assert_eq!(c.function_name, "monitor-contact");
+        assert_eq!(c.metrics_level, None);
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("MAX_EVENT_AGE_SECONDS", "0"),
+            ("CONNECT_CALLS_PER_SECOND", "Off"),
+            ("USER_DATA_CACHE_SECONDS", "15"),
+            ("METRICS_NAMESPACE", "off"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "stack-AutomationFunction-1A2B"),
+            ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+        ]);
+        assert_eq!(c.max_event_age, None, "0 turns the rule off");
+        assert_eq!(c.calls_per_second, None);
+        assert_eq!(c.user_data_ttl, Duration::from_secs(15));
+        assert_eq!(c.metrics_namespace, None);
+        assert_eq!(c.function_name, "stack-AutomationFunction-1A2B");
+        assert_eq!(c.metrics_level, Some("ERROR"));
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("CONNECT_CALLS_PER_SECOND", "0.5"),
+            ("METRICS_NAMESPACE", "Contact Center/QA"),
+        ]);
+        assert_eq!(c.calls_per_second, Some(0.5));
+        assert_eq!(c.metrics_namespace.as_deref(), Some("Contact Center/QA"));
+        for (variable, bad) in [
+            ("MAX_EVENT_AGE_SECONDS", "-1"),
+            ("MAX_EVENT_AGE_SECONDS", "86401"),
+            ("MAX_EVENT_AGE_SECONDS", "5m"),
+            ("CONNECT_CALLS_PER_SECOND", "0"),
+            ("CONNECT_CALLS_PER_SECOND", "101"),
+            ("CONNECT_CALLS_PER_SECOND", "fast"),
+            ("CONNECT_CALLS_PER_SECOND", "NaN"),
+            ("USER_DATA_CACHE_SECONDS", "61"),
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
+            ("METRICS_NAMESPACE", "no\nnewlines"),
+        ] {
+            assert_eq!(
+                fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), (variable, bad)]),
+                variable,
+                "{variable}={bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn qa_rules_and_their_pools() {
+        let rules = r#"[{"name": "new-hires", "agents": ["a1"], "percent": 100, "supervisors": ["coach", "p1"]},
+                        {"name": "rest", "percent": 5}]"#;
+        let c = ok(&[("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", rules)]);
+        assert_eq!(c.qa_rules.len(), 2);
+        assert_eq!(c.pool_members, ["coach", "p1", "p2"], "every pool, once each, sorted");
+        assert!(c.supervisor_allowed("coach"), "a rule's supervisors are allowed");
+        // One source of truth for the share monitored.
+        assert_eq!(
+            fails_on(&[
+                ("SUPERVISOR_POOL_USER_IDS", "p1"),
+                ("QA_RULES", rules),
+                ("SAMPLE_PERCENT", "50")
+            ]),
+            "QA_RULES"
+        );
+        // Empty is unset; [] is refused.
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", " ")]);
+        assert!(c.qa_rules.is_empty());
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", "[]")]),
+            "QA_RULES"
+        );
+        // A rule without supervisors needs a default or a pool.
+        let e = load(&[("QA_RULES", rules)]).err().unwrap_or_else(|| panic!("accepted"));
+        assert!(e.message.contains(r#"rule 2 ("rest") has no supervisors"#), "{e}");
+        // Rules whose every pool is their own need nothing else.
+        let own = r#"[{"name": "all", "percent": 10, "supervisors": ["coach"]}]"#;
+        assert_eq!(ok(&[("QA_RULES", own)]).pool_members, ["coach"]);
+        // At most 100 users in all the pools together.
+        let sixty: Vec<String> = (0..60).map(|i| format!("\"u{i}\"")).collect();
+        let others: Vec<String> = (60..110).map(|i| format!("u{i}")).collect();
+        let big = format!(
+            r#"[{{"name": "big", "percent": 1, "supervisors": [{}]}}]"#,
+            sixty.join(",")
+        );
+        let e = load(&[("SUPERVISOR_POOL_USER_IDS", &others.join(",")), ("QA_RULES", &big)])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert!(e.message.contains("more than 100 distinct users"), "{e}");
+    }
 }

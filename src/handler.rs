@@ -423,6 +423,49 @@ impl EventLog {
 mod tests {
     use super::*;
 
+    fn config() -> Config {
+        Config::from_lookup("us-east-1", |n| {
+            (n == "DEFAULT_SUPERVISOR_USER_ID").then(|| "5a1e5000-0000-4000-8000-000000000001".to_owned())
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn planned(time: &str) -> Planned {
+        let json = format!(
+            r#"{{"id":"ev-1","detail-type":"Amazon Connect Contact Event","source":"aws.connect","time":"{time}",
+            "detail":{{"eventType":"CONNECTED_TO_AGENT","channel":"VOICE","initiationMethod":"INBOUND","contactId":"c1",
+            "instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/i1"}}}}"#
+        );
+        let intent = match event::read(&json, "r") {
+            Ok(Payload::Single(intent)) => Ok(*intent),
+            other => panic!("{other:?}"),
+        };
+        plan(&config(), intent, SystemTime::now())
+    }
+
+    #[test]
+    fn a_redelivery_too_old_to_retry_stays_a_failure() {
+        let old = "2000-01-01T00:00:00Z";
+        assert!(matches!(
+            redelivered(planned(old), Some(1)).plan,
+            Ok(Plan::Done(Outcome::Skipped {
+                reason: SkipReason::EventTooOld,
+                ..
+            }))
+        ));
+        assert!(
+            matches!(redelivered(planned(old), None).plan, Ok(Plan::Done(_))),
+            "no count: not SQS"
+        );
+        let again = redelivered(planned(old), Some(2));
+        assert_eq!(again.plan.err().map(|e| e.kind), Some(ErrorKind::RetryTooLate));
+        // A redelivery still in time is retried like a first delivery.
+        let fresh = aws_sdk_connect::primitives::DateTime::from(SystemTime::now())
+            .fmt(aws_sdk_connect::primitives::DateTimeFormat::DateTime)
+            .unwrap_or_default();
+        assert!(matches!(redelivered(planned(&fresh), Some(3)).plan, Ok(Plan::Call(_))));
+    }
+
     #[test]
     fn time_budget_follows_the_deadline() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
