@@ -9,7 +9,8 @@
 //! well-formed ID exists and every user is logged in and free.
 //!
 //! Prints the function's response (or `{"errorType", "errorMessage"}`) on stdout, the function's log
-//! line on stderr; exits 0 on success or skip, 1 on a function error, 2 on a usage error.
+//! line on stderr; exits 0 on success or skip (or an SQS batch's answer), 1 on a function error, 2
+//! on a usage error.
 //! Configuration comes from the environment as in Lambda; variables left unset get local defaults
 //! that fit the sample events (the samples' supervisor is the default and allowed supervisor).
 
@@ -17,19 +18,31 @@
 mod connect_double;
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use connect_double::{ConnectDouble, Scenario};
 use monitor_contact::handler::invocation;
-use monitor_contact::{App, Config, connect, handle, logging};
+use monitor_contact::metrics::Sink;
+use monitor_contact::{App, Config, ConnectApi, Response, handle, logging};
 
 /// The supervisor the sample events name.
 const SAMPLE_SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
 
-/// The samples' supervisor is the default, unless a pool is configured (the two exclude each other).
+/// Local defaults for variables left unset: the samples' supervisor is the default, unless a pool
+/// is configured (the two exclude each other); the samples are dated, so their age is not checked
+/// (`MAX_EVENT_AGE_SECONDS=300` checks it as the function does by default); metrics are printed
+/// only when asked for (`METRICS_NAMESPACE`).
 fn local_default(name: &str) -> Option<String> {
-    let pool = std::env::var("SUPERVISOR_POOL_USER_IDS").is_ok_and(|v| !v.trim().is_empty());
-    (name == "DEFAULT_SUPERVISOR_USER_ID" && !pool).then(|| SAMPLE_SUPERVISOR.to_owned())
+    let set = |n: &str| std::env::var(n).is_ok_and(|v| !v.trim().is_empty());
+    match name {
+        "DEFAULT_SUPERVISOR_USER_ID" if !set("SUPERVISOR_POOL_USER_IDS") && !set("QA_RULES") => {
+            Some(SAMPLE_SUPERVISOR.to_owned())
+        }
+        "MAX_EVENT_AGE_SECONDS" => Some("0".to_owned()),
+        "METRICS_NAMESPACE" => Some("off".to_owned()),
+        _ => None,
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -51,13 +64,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let event = match invocation(&text, "local-invocation-1", Duration::from_secs(8)) {
-        Ok(event) => event,
-        Err(e) => {
-            eprintln!("{path} is not JSON (Lambda would refuse it before the function runs): {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let event = invocation(&text, "local-invocation-1", Duration::from_secs(8));
     let scenario = match std::env::args().nth(2) {
         None => Scenario::open(),
         Some(path) => match Scenario::from_file(&path) {
@@ -85,13 +92,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = App {
-        config,
-        connect: connect::client(&sdk),
-    };
+    // Metrics, when asked for, go to stderr with the log lines: stdout holds the response only.
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    let app = App::new(config, ConnectApi::new(&sdk)).with_metrics(Sink::Memory(Arc::clone(&metrics)));
 
-    let (response, code) = match handle(&app, event).await {
-        Ok(outcome) => (serde_json::to_value(&outcome), ExitCode::SUCCESS),
+    let result = handle(&app, event).await;
+    for document in metrics.lock().map(|m| m.clone()).unwrap_or_default() {
+        eprintln!("{document}");
+    }
+    let (response, code) = match result {
+        Ok(Response::Single(outcome)) => (serde_json::to_value(&outcome), ExitCode::SUCCESS),
+        Ok(batch @ Response::Batch(_)) => (serde_json::to_value(&batch), ExitCode::SUCCESS),
         Err(e) => (
             Ok(serde_json::json!({ "errorType": e.kind.as_str(), "errorMessage": e.message })),
             ExitCode::FAILURE,

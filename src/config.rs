@@ -2,8 +2,11 @@
 //! fails the function's init with a message naming the variable; an empty value counts as unset
 //! (SAM and the console pass empty strings for parameters left blank).
 
+use std::time::Duration;
+
 use crate::error::ConfigError;
 use crate::ids::{self, Capabilities};
+use crate::qa::{self, QaRule};
 
 /// Who may be attached as a supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +20,7 @@ pub enum SupervisorPolicy {
 /// Channels MonitorContact supports.
 pub const MONITORABLE_CHANNELS: [&str; 2] = ["VOICE", "CHAT"];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The region the function (and its Connect client) runs in.
     pub region: String,
@@ -38,9 +41,31 @@ pub struct Config {
     pub max_monitors_per_supervisor: u32,
     /// `VERIFY_CONTACT`: DescribeContact the target before monitoring it.
     pub verify_contact: bool,
+    /// `QA_RULES` (empty: unset): whom automatic QA monitoring takes, see `qa`.
+    pub qa_rules: Vec<QaRule>,
+    /// Every user of every pool (`SUPERVISOR_POOL_USER_IDS` and the QA rules' `supervisors`), sorted:
+    /// what one GetCurrentUserData call asks about.
+    pub pool_members: Vec<String>,
+    /// `MAX_EVENT_AGE_SECONDS` (`None`: 0, the rule is off): EventBridge events older than this are
+    /// skipped before any call.
+    pub max_event_age: Option<Duration>,
+    /// `CONNECT_CALLS_PER_SECOND` (`None`: `off`): the rate of calls of each Connect API from this
+    /// execution environment.
+    pub calls_per_second: Option<f64>,
+    /// `USER_DATA_CACHE_SECONDS`: how long a warm environment reuses GetCurrentUserData's answer.
+    pub user_data_ttl: Duration,
+    /// `METRICS_NAMESPACE` (`None`: `off`).
+    pub metrics_namespace: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics' `FunctionName` dimension (`monitor-contact` where
+    /// Lambda does not set it).
+    pub function_name: String,
+    /// The `level` metric documents carry so that Lambda's log-level filter keeps them, from
+    /// `AWS_LAMBDA_LOG_LEVEL` (see `metrics`).
+    pub metrics_level: Option<&'static str>,
 }
 
-/// Most members of the supervisor pool: GetCurrentUserData's `Agents` filter takes at most 100.
+/// Most users in all the supervisor pools together: GetCurrentUserData's `Agents` filter takes at
+/// most 100, and one call covers every pool.
 pub const MAX_POOL: usize = 100;
 
 impl Config {
@@ -93,17 +118,62 @@ impl Config {
             ));
         }
 
+        const SAMPLE: &str = "SAMPLE_PERCENT";
+        let qa_rules = match get(qa::VARIABLE) {
+            Some(text) => qa::parse(&text)?,
+            None => Vec::new(),
+        };
+        if !qa_rules.is_empty() && get(SAMPLE).is_some() {
+            return Err(fail(
+                qa::VARIABLE,
+                format!(
+                    "{} and {SAMPLE} are both set: each rule has its own percent, so set only one",
+                    qa::VARIABLE
+                ),
+            ));
+        }
+        let mut pool_members: Vec<String> = supervisor_pool
+            .iter()
+            .chain(qa_rules.iter().flat_map(|r| r.supervisors.iter().flatten()))
+            .cloned()
+            .collect();
+        pool_members.sort_unstable();
+        pool_members.dedup();
+        if pool_members.len() > MAX_POOL {
+            return Err(fail(
+                qa::VARIABLE,
+                format!(
+                    "{POOL} and the supervisors of {} hold more than {MAX_POOL} distinct users: one GetCurrentUserData call filters on at most {MAX_POOL}",
+                    qa::VARIABLE
+                ),
+            ));
+        }
+        if default_supervisor.is_none()
+            && supervisor_pool.is_empty()
+            && let Some((number, rule)) = qa_rules.iter().enumerate().find(|(_, r)| r.supervisors.is_none())
+        {
+            return Err(fail(
+                qa::VARIABLE,
+                format!(
+                    "{} rule {} (\"{}\") has no supervisors and neither {DEFAULT} nor {POOL} is set: its contacts would have nobody to monitor them",
+                    qa::VARIABLE,
+                    number + 1,
+                    rule.name
+                ),
+            ));
+        }
+
         const ALLOWED: &str = "ALLOWED_SUPERVISOR_USER_IDS";
         let supervisors = match get(ALLOWED) {
             Some(v) if v.trim() == "*" => SupervisorPolicy::Anyone,
             Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, ids::MAX_USER_ID)?),
             None => SupervisorPolicy::Only(default_supervisor.iter().cloned().collect()),
         };
-        if supervisors == SupervisorPolicy::Only(Vec::new()) && supervisor_pool.is_empty() {
+        if supervisors == SupervisorPolicy::Only(Vec::new()) && pool_members.is_empty() {
             return Err(fail(
                 ALLOWED,
                 format!(
-                    "{ALLOWED}, {DEFAULT} and {POOL} are all unset: no supervisor could ever be attached; set at least one"
+                    "{ALLOWED}, {DEFAULT} and {POOL} are all unset and no QA rule names supervisors: no supervisor could ever be attached; set at least one"
                 ),
             ));
         }
@@ -148,8 +218,56 @@ impl Config {
             ));
         }
 
-        const SAMPLE: &str = "SAMPLE_PERCENT";
         let sample_percent = whole_number(SAMPLE, get(SAMPLE), 100, 0..=100)?;
+
+        const AGE: &str = "MAX_EVENT_AGE_SECONDS";
+        let max_event_age = match whole_number(AGE, get(AGE), 300u64, 0..=86_400)? {
+            0 => None,
+            seconds => Some(Duration::from_secs(seconds)),
+        };
+
+        const RATE: &str = "CONNECT_CALLS_PER_SECOND";
+        let calls_per_second = match get(RATE).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Some(1.0),
+            Some(v) if v == "off" => None,
+            Some(v) => match v.parse::<f64>() {
+                Ok(rate) if (0.01..=100.0).contains(&rate) => Some(rate),
+                _ => {
+                    return Err(fail(
+                        RATE,
+                        format!(
+                            "{RATE} must be a number from 0.01 to 100 (calls per second of each Connect API), or off"
+                        ),
+                    ));
+                }
+            },
+        };
+
+        const CACHE: &str = "USER_DATA_CACHE_SECONDS";
+        let user_data_ttl = Duration::from_secs(whole_number(CACHE, get(CACHE), 0u64, 0..=60)?);
+
+        const NAMESPACE: &str = "METRICS_NAMESPACE";
+        let metrics_namespace = match get(NAMESPACE).map(|v| v.trim().to_owned()) {
+            None => Some("MonitorContact".to_owned()),
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => {
+                let valid = v.len() <= 255
+                    && !v.starts_with("AWS/")
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#: ".contains(&b));
+                if !valid {
+                    return Err(fail(
+                        NAMESPACE,
+                        format!(
+                            "{NAMESPACE} must be a CloudWatch namespace (at most 255 of A-Z a-z 0-9 . _ - / # : and space, not starting with AWS/), or off"
+                        ),
+                    ));
+                }
+                Some(v)
+            }
+        };
+        let function_name = lookup("AWS_LAMBDA_FUNCTION_NAME")
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "monitor-contact".to_owned());
 
         Ok(Config {
             region: region.to_owned(),
@@ -164,12 +282,21 @@ impl Config {
             supervisor_pool,
             max_monitors_per_supervisor,
             verify_contact,
+            qa_rules,
+            pool_members,
+            max_event_age,
+            calls_per_second,
+            user_data_ttl,
+            metrics_namespace,
+            function_name,
+            metrics_level: crate::metrics::level_for(lookup("AWS_LAMBDA_LOG_LEVEL").as_deref()),
         })
     }
 
-    /// Whether `user_id` may be attached: on the allow-list, or a member of the pool.
+    /// Whether `user_id` may be attached: on the allow-list, or a member of a pool (the QA rules'
+    /// included).
     pub fn supervisor_allowed(&self, user_id: &str) -> bool {
-        self.supervisor_pool.iter().any(|id| id == user_id)
+        self.pool_members.iter().any(|id| id == user_id)
             || match &self.supervisors {
                 SupervisorPolicy::Anyone => true,
                 SupervisorPolicy::Only(ids) => ids.iter().any(|id| id == user_id),
@@ -464,5 +591,99 @@ mod tests {
         );
         let no_region = Config::from_lookup("", |_| Some(SUP.to_owned()));
         assert_eq!(no_region.map_err(|e| e.variable), Err("AWS_REGION"));
+    }
+
+    #[test]
+    fn the_budget_age_cache_and_metrics_settings() {
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)]);
+        assert_eq!(c.max_event_age, Some(Duration::from_secs(300)));
+        assert_eq!(c.calls_per_second, Some(1.0));
+        assert_eq!(c.user_data_ttl, Duration::ZERO);
+        assert_eq!(c.metrics_namespace.as_deref(), Some("MonitorContact"));
+        assert_eq!(c.function_name, "monitor-contact");
+        assert_eq!(c.metrics_level, None);
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("MAX_EVENT_AGE_SECONDS", "0"),
+            ("CONNECT_CALLS_PER_SECOND", "Off"),
+            ("USER_DATA_CACHE_SECONDS", "15"),
+            ("METRICS_NAMESPACE", "off"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "stack-AutomationFunction-1A2B"),
+            ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+        ]);
+        assert_eq!(c.max_event_age, None, "0 turns the rule off");
+        assert_eq!(c.calls_per_second, None);
+        assert_eq!(c.user_data_ttl, Duration::from_secs(15));
+        assert_eq!(c.metrics_namespace, None);
+        assert_eq!(c.function_name, "stack-AutomationFunction-1A2B");
+        assert_eq!(c.metrics_level, Some("ERROR"));
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("CONNECT_CALLS_PER_SECOND", "0.5"),
+            ("METRICS_NAMESPACE", "Contact Center/QA"),
+        ]);
+        assert_eq!(c.calls_per_second, Some(0.5));
+        assert_eq!(c.metrics_namespace.as_deref(), Some("Contact Center/QA"));
+        for (variable, bad) in [
+            ("MAX_EVENT_AGE_SECONDS", "-1"),
+            ("MAX_EVENT_AGE_SECONDS", "86401"),
+            ("MAX_EVENT_AGE_SECONDS", "5m"),
+            ("CONNECT_CALLS_PER_SECOND", "0"),
+            ("CONNECT_CALLS_PER_SECOND", "101"),
+            ("CONNECT_CALLS_PER_SECOND", "fast"),
+            ("CONNECT_CALLS_PER_SECOND", "NaN"),
+            ("USER_DATA_CACHE_SECONDS", "61"),
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
+            ("METRICS_NAMESPACE", "no\nnewlines"),
+        ] {
+            assert_eq!(
+                fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), (variable, bad)]),
+                variable,
+                "{variable}={bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn qa_rules_and_their_pools() {
+        let rules = r#"[{"name": "new-hires", "agents": ["a1"], "percent": 100, "supervisors": ["coach", "p1"]},
+                        {"name": "rest", "percent": 5}]"#;
+        let c = ok(&[("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", rules)]);
+        assert_eq!(c.qa_rules.len(), 2);
+        assert_eq!(c.pool_members, ["coach", "p1", "p2"], "every pool, once each, sorted");
+        assert!(c.supervisor_allowed("coach"), "a rule's supervisors are allowed");
+        // One source of truth for the share monitored.
+        assert_eq!(
+            fails_on(&[
+                ("SUPERVISOR_POOL_USER_IDS", "p1"),
+                ("QA_RULES", rules),
+                ("SAMPLE_PERCENT", "50")
+            ]),
+            "QA_RULES"
+        );
+        // Empty is unset; [] is refused.
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", " ")]);
+        assert!(c.qa_rules.is_empty());
+        assert_eq!(
+            fails_on(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", "[]")]),
+            "QA_RULES"
+        );
+        // A rule without supervisors needs a default or a pool.
+        let e = load(&[("QA_RULES", rules)]).err().unwrap_or_else(|| panic!("accepted"));
+        assert!(e.message.contains(r#"rule 2 ("rest") has no supervisors"#), "{e}");
+        // Rules whose every pool is their own need nothing else.
+        let own = r#"[{"name": "all", "percent": 10, "supervisors": ["coach"]}]"#;
+        assert_eq!(ok(&[("QA_RULES", own)]).pool_members, ["coach"]);
+        // At most 100 users in all the pools together.
+        let sixty: Vec<String> = (0..60).map(|i| format!("\"u{i}\"")).collect();
+        let others: Vec<String> = (60..110).map(|i| format!("u{i}")).collect();
+        let big = format!(
+            r#"[{{"name": "big", "percent": 1, "supervisors": [{}]}}]"#,
+            sixty.join(",")
+        );
+        let e = load(&[("SUPERVISOR_POOL_USER_IDS", &others.join(",")), ("QA_RULES", &big)])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert!(e.message.contains("more than 100 distinct users"), "{e}");
     }
 }

@@ -1,56 +1,25 @@
-//! The seam to Amazon Connect: a trait the handler calls, implemented by the SDK client (and by test
-//! doubles), and the mapping of the service's answers to this function's error types.
+//! The seam to Amazon Connect: the trait the pipeline calls, its implementation over the SDK client
+//! (and test doubles'), and the mapping of the service's answers to this function's error types.
 //!
-//! Three operations: MonitorContact, always; DescribeContact with `VERIFY_CONTACT=true`;
-//! GetCurrentUserData when the supervisor comes from the pool. Each is one call (the SDK's retries on
-//! throttling and 5xx aside), and only the fields the function decides on are kept from the answers:
-//! DescribeContact also returns the customer's endpoint and the contact's attributes, which must
-//! never reach a log line.
+//! Three operations: MonitorContact, always; DescribeContact for the live check and after some
+//! MonitorContact failures; GetCurrentUserData when a supervisor comes from a pool. Each method is one
+//! call (the SDK's retries on throttling and 5xx aside), and only the fields the function decides on
+//! are kept from the answers: DescribeContact also returns the customer's endpoint and the contact's
+//! attributes, which must never reach a log line. The SDK itself is set up in `sdk`.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_config::environment::EnvironmentVariableCredentialsProvider;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_connect::config::http::HttpResponse;
-use aws_sdk_connect::config::{Region, SharedHttpClient};
-use aws_sdk_connect::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_connect::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_connect::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_connect::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_connect::types::{ContactInitiationMethod, ContactState, MonitorCapability, UserDataFilters};
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
-use crate::error::{ConfigError, ErrorKind, MonitorError};
-use crate::pool::Present;
-use crate::request::MonitorRequest;
-
-/// The monitoring contact MonitorContact created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Monitoring {
-    pub contact_id: String,
-    pub contact_arn: String,
-}
-
-/// What DescribeContact reports about a contact, as far as the function decides on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactStatus {
-    /// The contact has a DisconnectTimestamp.
-    pub ended: bool,
-    /// `INBOUND`, `MONITOR`, ...
-    pub initiation_method: Option<String>,
-    /// `VOICE`, `CHAT`, `TASK`, ...
-    pub channel: Option<String>,
-}
-
-/// How a call failed, as the service (or the network) reported it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectFailure {
-    InvalidRequest(String),
-    Idempotency(String),
-    AccessDenied(String),
-    NotFound(String),
-    QuotaExceeded(String),
-    Throttling(String),
-    /// 5xx, time-outs, connection failures, unreadable answers.
-    Unavailable(String),
-}
+use crate::calls::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Operation, Present};
+use crate::error::{ErrorKind, MonitorError};
 
 /// The Connect operations the function uses, one call each: retries (on throttling and 5xx) are the
 /// implementation's business.
@@ -68,77 +37,71 @@ pub trait Connect {
         contact_id: &str,
     ) -> impl Future<Output = Result<ContactStatus, ConnectFailure>> + Send;
 
-    /// GetCurrentUserData filtered on `pool` (at most 100 users): the members logged in to the CCP,
-    /// with how many contacts each is monitoring.
+    /// GetCurrentUserData filtered on `users` (at most 100): those logged in to the CCP, with how
+    /// many contacts each is monitoring.
     fn present_members(
         &self,
         instance_id: &str,
-        pool: &[String],
+        users: &[String],
     ) -> impl Future<Output = Result<Vec<Present>, ConnectFailure>> + Send;
-}
 
-/// The roots that Amazon Web Services endpoints chain to (Amazon Root CA 1-4 and the Starfield Services
-/// root that cross-signs them), from the Amazon Trust Services repository.
-const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
-
-/// The HTTPS client: rustls with ring, trusting the Amazon Trust Services roots.
-///
-/// The SDK's default client loads every certificate of the system's store when it is built (about
-/// 1.2 ms and 300 file reads on a Debian image) and links aws-lc. AWS endpoints all chain to the
-/// Amazon Trust Services roots, so those are what the function trusts. Where a TLS-inspecting proxy
-/// needs another root, set `SSL_CERT_FILE` (or `SSL_CERT_DIR`): the system's roots are then trusted
-/// as well, read from there.
-pub fn http_client(system_roots: bool) -> Result<SharedHttpClient, ConfigError> {
-    let trust = TrustStore::empty()
-        .with_native_roots(system_roots)
-        .with_pem_certificate(AMAZON_TRUST_SERVICES);
-    let tls = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .map_err(|e| ConfigError {
-            variable: "SSL_CERT_FILE",
-            message: format!("cannot set up TLS: {e}"),
-        })?;
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .tls_context(tls)
-        .build_https())
-}
-
-/// Whether the system's root certificates should be trusted too (see [`http_client`]).
-pub fn system_roots_requested(lookup: impl Fn(&str) -> Option<String>) -> bool {
-    ["SSL_CERT_FILE", "SSL_CERT_DIR"]
-        .iter()
-        .any(|name| lookup(name).is_some_and(|v| !v.is_empty()))
-}
-
-/// Loads the SDK configuration with the given HTTP client.
-///
-/// aws-config's default chains look at the environment first: for credentials, `AWS_ACCESS_KEY_ID`
-/// and `AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN`); for the region, `AWS_REGION`. Lambda
-/// always sets both, so when they are set the environment's answers are given directly and the
-/// chains (profile files, web identity, container and IMDS providers) are never built: the same
-/// result, about 0.2 ms sooner. Anywhere else (a laptop with a profile) the full chains apply.
-pub async fn load_sdk_config(http: SharedHttpClient, lookup: impl Fn(&str) -> Option<String>) -> SdkConfig {
-    let set = |name: &str| lookup(name).filter(|v| !v.is_empty());
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-    if set("AWS_ACCESS_KEY_ID").is_some() && set("AWS_SECRET_ACCESS_KEY").is_some() {
-        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    /// Attempts Connect has answered with ThrottlingException so far, those the SDK then retried
+    /// successfully included (for the `ConnectThrottled` metric).
+    fn throttled_attempts(&self) -> u64 {
+        0
     }
-    if let Some(region) = set("AWS_REGION") {
-        loader = loader.region(Region::new(region));
+}
+
+/// The Connect client the function uses: the SDK's, with an interceptor that counts throttled
+/// attempts.
+#[derive(Debug, Clone)]
+pub struct ConnectApi {
+    client: aws_sdk_connect::Client,
+    throttled: Arc<AtomicU64>,
+}
+
+impl ConnectApi {
+    /// Builds the client from the loaded SDK configuration (region, credentials, endpoint overrides
+    /// such as `AWS_ENDPOINT_URL_CONNECT`, retries and time-outs: see `sdk`). Built once at init.
+    pub fn new(sdk: &SdkConfig) -> ConnectApi {
+        let throttled = Arc::new(AtomicU64::new(0));
+        let config = aws_sdk_connect::config::Builder::from(sdk)
+            .interceptor(ThrottleCounter(Arc::clone(&throttled)))
+            .build();
+        ConnectApi {
+            client: aws_sdk_connect::Client::from_conf(config),
+            throttled,
+        }
     }
-    loader.load().await
 }
 
-/// Builds the Connect client from the loaded SDK configuration (region, credentials, endpoint
-/// overrides such as `AWS_ENDPOINT_URL_CONNECT`, and the retry mode: standard, 3 attempts, unless
-/// `AWS_RETRY_MODE` / `AWS_MAX_ATTEMPTS` say otherwise). Built once at init.
-pub fn client(sdk: &SdkConfig) -> aws_sdk_connect::Client {
-    aws_sdk_connect::Client::new(sdk)
+/// Counts the attempts Connect answered with a throttling error (HTTP 429 or a `Throttling` error
+/// type), each attempt of a retried call included.
+#[derive(Debug)]
+struct ThrottleCounter(Arc<AtomicU64>);
+
+impl Intercept for ThrottleCounter {
+    fn name(&self) -> &'static str {
+        "ThrottleCounter"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(response) = context.response() {
+            let error_type = response.headers().get("x-amzn-errortype").unwrap_or_default();
+            if response.status().as_u16() == 429 || error_type.starts_with("Throttling") {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
 }
 
-impl Connect for aws_sdk_connect::Client {
+impl Connect for ConnectApi {
     async fn start_monitoring(&self, request: &MonitorRequest) -> Result<Monitoring, ConnectFailure> {
         let capabilities = request
             .capabilities
@@ -147,6 +110,7 @@ impl Connect for aws_sdk_connect::Client {
             .map(|name| MonitorCapability::from(*name))
             .collect();
         let output = self
+            .client
             .monitor_contact()
             .instance_id(&request.instance_id)
             .contact_id(&request.contact_id)
@@ -169,6 +133,7 @@ impl Connect for aws_sdk_connect::Client {
 
     async fn contact_status(&self, instance_id: &str, contact_id: &str) -> Result<ContactStatus, ConnectFailure> {
         let output = self
+            .client
             .describe_contact()
             .instance_id(instance_id)
             .contact_id(contact_id)
@@ -185,13 +150,14 @@ impl Connect for aws_sdk_connect::Client {
         })
     }
 
-    /// One page of up to 100 users covers the whole pool (at most 100 members), so `NextToken` is
-    /// never followed: a member missing from the answer counts as logged out, the safe reading.
-    async fn present_members(&self, instance_id: &str, pool: &[String]) -> Result<Vec<Present>, ConnectFailure> {
+    /// One page of up to 100 users covers every pool (at most 100 users in all), so `NextToken` is
+    /// never followed: a user missing from the answer counts as logged out, the safe reading.
+    async fn present_members(&self, instance_id: &str, users: &[String]) -> Result<Vec<Present>, ConnectFailure> {
         let output = self
+            .client
             .get_current_user_data()
             .instance_id(instance_id)
-            .filters(UserDataFilters::builder().set_agents(Some(pool.to_vec())).build())
+            .filters(UserDataFilters::builder().set_agents(Some(users.to_vec())).build())
             .max_results(100)
             .send()
             .await
@@ -215,6 +181,10 @@ impl Connect for aws_sdk_connect::Client {
                 })
             })
             .collect())
+    }
+
+    fn throttled_attempts(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 }
 
@@ -270,19 +240,22 @@ pub enum Call<'a> {
     GetCurrentUserData {
         instance_id: &'a str,
     },
-    /// `pooled`: the supervisor was picked from the pool.
     MonitorContact {
         request: &'a MonitorRequest,
+        /// The supervisor was picked from a pool.
         pooled: bool,
+        /// DescribeContact showed the contact live (before the call, or after its failure): a
+        /// resource Connect did not find is then the supervisor.
+        contact_live: bool,
     },
 }
 
 impl Call<'_> {
-    fn action(&self) -> &'static str {
+    pub fn operation(&self) -> Operation {
         match self {
-            Call::DescribeContact { .. } => "DescribeContact",
-            Call::GetCurrentUserData { .. } => "GetCurrentUserData",
-            Call::MonitorContact { .. } => "MonitorContact",
+            Call::DescribeContact { .. } => Operation::DescribeContact,
+            Call::GetCurrentUserData { .. } => Operation::GetCurrentUserData,
+            Call::MonitorContact { .. } => Operation::MonitorContact,
         }
     }
 
@@ -297,9 +270,20 @@ impl Call<'_> {
 impl ConnectFailure {
     /// This function's error for the failure of `call`, with what it means and what to do.
     pub fn explain(self, call: Call<'_>) -> MonitorError {
-        let action = call.action();
+        let action = call.operation().as_str();
         let instance = call.instance_id();
         match (self, call) {
+            (
+                ConnectFailure::InvalidRequest(m),
+                Call::MonitorContact {
+                    request,
+                    contact_live: true,
+                    ..
+                },
+            ) => MonitorError::invalid(format!(
+                "Connect rejected the request as invalid ({m}) although contact {} is live: check that user {} may monitor it (security profile) and the capabilities asked for",
+                request.contact_id, request.user_id
+            )),
             (ConnectFailure::InvalidRequest(m), Call::MonitorContact { request, .. }) => {
                 MonitorError::invalid(format!(
                     "Connect rejected the request as invalid ({m}); check that contact {} is a live voice or chat contact",
@@ -326,6 +310,20 @@ impl ConnectFailure {
                     "Connect refused access ({m}); the function's role needs connect:{action} on instance {instance}"
                 ),
             ),
+            (
+                ConnectFailure::NotFound(m),
+                Call::MonitorContact {
+                    request,
+                    contact_live: true,
+                    ..
+                },
+            ) => MonitorError::new(
+                ErrorKind::SupervisorNotFound,
+                format!(
+                    "Connect did not find user {} in instance {instance} ({m}) although contact {} is live: check the configured supervisor IDs (DEFAULT_SUPERVISOR_USER_ID, the pools)",
+                    request.user_id, request.contact_id
+                ),
+            ),
             (ConnectFailure::NotFound(m), Call::MonitorContact { request, .. }) => MonitorError::new(
                 ErrorKind::ContactNotFound,
                 format!(
@@ -341,14 +339,24 @@ impl ConnectFailure {
                 ErrorKind::ContactNotFound,
                 format!("instance {instance} was not found ({m})"),
             ),
-            (ConnectFailure::QuotaExceeded(m), Call::MonitorContact { request, pooled: false }) => MonitorError::new(
+            (
+                ConnectFailure::QuotaExceeded(m),
+                Call::MonitorContact {
+                    request, pooled: false, ..
+                },
+            ) => MonitorError::new(
                 ErrorKind::SupervisorUnavailable,
                 format!(
                     "supervisor {} cannot monitor now ({m}): they are not logged in to the CCP or are at their monitoring limit; retry when they are available or choose another supervisor",
                     request.user_id
                 ),
             ),
-            (ConnectFailure::QuotaExceeded(m), Call::MonitorContact { request, pooled: true }) => MonitorError::new(
+            (
+                ConnectFailure::QuotaExceeded(m),
+                Call::MonitorContact {
+                    request, pooled: true, ..
+                },
+            ) => MonitorError::new(
                 ErrorKind::SupervisorUnavailable,
                 format!(
                     "supervisor {} from the pool cannot monitor now ({m}): they logged out or reached their monitoring limit since GetCurrentUserData answered; retrying is safe: the next delivery ranks the pool again with the same ClientToken",
@@ -369,6 +377,121 @@ impl ConnectFailure {
     }
 }
 
+/// A Connect stand-in for unit tests: answers from a script, records every call.
+#[cfg(test)]
+pub(crate) mod scripted {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::Connect;
+    use crate::calls::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Operation, Present};
+
+    #[derive(Default)]
+    pub struct Scripted {
+        /// Operations, in call order.
+        pub ops: Mutex<Vec<Operation>>,
+        pub requests: Mutex<Vec<MonitorRequest>>,
+        /// MonitorContact's next answers; once empty, a new monitor each time.
+        pub monitor: Mutex<VecDeque<Result<Monitoring, ConnectFailure>>>,
+        /// DescribeContact's answer for every contact (default: live, inbound voice).
+        pub status: Mutex<Option<Result<ContactStatus, ConnectFailure>>>,
+        /// GetCurrentUserData's answer (default: nobody logged in).
+        pub present: Mutex<Option<Result<Vec<Present>, ConnectFailure>>>,
+        pub delay: Duration,
+        pub throttled: u64,
+    }
+
+    impl Scripted {
+        pub fn ops(&self) -> Vec<Operation> {
+            self.ops.lock().map(|o| o.clone()).unwrap_or_default()
+        }
+
+        pub fn requests(&self) -> Vec<MonitorRequest> {
+            self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        }
+
+        pub fn answer_monitor(&self, answers: impl IntoIterator<Item = Result<Monitoring, ConnectFailure>>) {
+            if let Ok(mut queue) = self.monitor.lock() {
+                queue.extend(answers);
+            }
+        }
+
+        pub fn answer_status(&self, answer: Result<ContactStatus, ConnectFailure>) {
+            if let Ok(mut status) = self.status.lock() {
+                *status = Some(answer);
+            }
+        }
+
+        pub fn answer_present(&self, answer: Result<Vec<Present>, ConnectFailure>) {
+            if let Ok(mut present) = self.present.lock() {
+                *present = Some(answer);
+            }
+        }
+
+        fn record(&self, op: Operation) {
+            if let Ok(mut ops) = self.ops.lock() {
+                ops.push(op);
+            }
+        }
+    }
+
+    /// A live inbound contact on `channel`.
+    pub fn live(channel: &str) -> ContactStatus {
+        ContactStatus {
+            ended: false,
+            initiation_method: Some("INBOUND".into()),
+            channel: Some(channel.into()),
+        }
+    }
+
+    impl Connect for Scripted {
+        async fn start_monitoring(&self, request: &MonitorRequest) -> Result<Monitoring, ConnectFailure> {
+            self.record(Operation::MonitorContact);
+            let n = match self.requests.lock() {
+                Ok(mut r) => {
+                    r.push(request.clone());
+                    r.len()
+                }
+                Err(_) => 0,
+            };
+            tokio::time::sleep(self.delay).await;
+            let scripted = self.monitor.lock().ok().and_then(|mut q| q.pop_front());
+            scripted.unwrap_or_else(|| {
+                let id = format!("m{n}");
+                Ok(Monitoring {
+                    contact_arn: format!("arn:aws:connect:us-east-1:111122223333:instance/i1/contact/{id}"),
+                    contact_id: id,
+                })
+            })
+        }
+
+        async fn contact_status(&self, _instance: &str, _contact: &str) -> Result<ContactStatus, ConnectFailure> {
+            self.record(Operation::DescribeContact);
+            tokio::time::sleep(self.delay).await;
+            self.status
+                .lock()
+                .ok()
+                .and_then(|s| s.clone())
+                .unwrap_or_else(|| Ok(live("VOICE")))
+        }
+
+        async fn present_members(&self, _instance: &str, _users: &[String]) -> Result<Vec<Present>, ConnectFailure> {
+            self.record(Operation::GetCurrentUserData);
+            tokio::time::sleep(self.delay).await;
+            self.present
+                .lock()
+                .ok()
+                .and_then(|p| p.clone())
+                .unwrap_or_else(|| Ok(Vec::new()))
+        }
+
+        fn throttled_attempts(&self) -> u64 {
+            self.throttled
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,43 +507,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_bundled_roots_are_the_amazon_trust_services_roots() {
-        let text = String::from_utf8_lossy(AMAZON_TRUST_SERVICES);
-        assert_eq!(text.matches("-----BEGIN CERTIFICATE-----").count(), 5);
-        assert!(http_client(false).is_ok());
-    }
-
-    #[tokio::test]
-    async fn the_environment_answers_first() {
-        let vars = [
-            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_REGION", "eu-west-2"),
-        ];
-        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
-        let http = http_client(false).ok();
-        let sdk = load_sdk_config(http.unwrap_or_else(|| panic!("http client")), lookup).await;
-        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-2"));
-        // The provider reads the process environment, which does not hold the test's values: what
-        // matters is that it is the environment provider, not the default chain.
-        let provider = sdk.credentials_provider().map(|p| format!("{p:?}")).unwrap_or_default();
-        assert!(
-            provider.contains("EnvironmentVariableCredentialsProvider"),
-            "{provider}"
-        );
-    }
-
-    #[test]
-    fn system_roots_only_when_asked_for() {
-        assert!(!system_roots_requested(|_| None));
-        assert!(!system_roots_requested(|_| Some(String::new())));
-        assert!(system_roots_requested(
-            |n| (n == "SSL_CERT_FILE").then(|| "/etc/pki/ca.pem".into())
-        ));
-        assert!(system_roots_requested(
-            |n| (n == "SSL_CERT_DIR").then(|| "/etc/ssl/certs".into())
-        ));
+    fn monitor(request: &MonitorRequest, pooled: bool, contact_live: bool) -> Call<'_> {
+        Call::MonitorContact {
+            request,
+            pooled,
+            contact_live,
+        }
     }
 
     #[test]
@@ -443,7 +535,7 @@ mod tests {
             })
         };
         use ErrorKind::*;
-        let monitor = [
+        let monitor_kinds = [
             InvalidEvent,
             IdempotencyConflict,
             AccessDenied,
@@ -453,13 +545,11 @@ mod tests {
             ConnectUnavailable,
         ];
         for pooled in [false, true] {
-            assert_eq!(
-                kinds(Call::MonitorContact {
-                    request: &request,
-                    pooled
-                }),
-                monitor
-            );
+            assert_eq!(kinds(monitor(&request, pooled, false)), monitor_kinds);
+            // Once DescribeContact has shown the contact live, what Connect did not find is the user.
+            let mut live = monitor_kinds;
+            live[3] = SupervisorNotFound;
+            assert_eq!(kinds(monitor(&request, pooled, true)), live);
         }
         // The two read operations have no supervisor to blame: a quota answer is throttling.
         let read = [
@@ -484,19 +574,16 @@ mod tests {
     #[test]
     fn messages_say_what_to_do() {
         let request = request();
-        let named = Call::MonitorContact {
-            request: &request,
-            pooled: false,
-        };
-        let e = ConnectFailure::QuotaExceeded("m".into()).explain(named);
+        let e = ConnectFailure::QuotaExceeded("m".into()).explain(monitor(&request, false, false));
         assert!(e.message.contains("not logged in to the CCP") && e.message.contains("monitoring limit"));
-        let pooled = Call::MonitorContact {
-            request: &request,
-            pooled: true,
-        };
-        let e = ConnectFailure::QuotaExceeded("m".into()).explain(pooled);
+        let e = ConnectFailure::QuotaExceeded("m".into()).explain(monitor(&request, true, false));
         assert!(
             e.message.contains("from the pool") && e.message.contains("same ClientToken"),
+            "{e}"
+        );
+        let e = ConnectFailure::NotFound("m".into()).explain(monitor(&request, false, true));
+        assert!(
+            e.message.contains("did not find user u") && e.message.contains("DEFAULT_SUPERVISOR_USER_ID"),
             "{e}"
         );
         let e = ConnectFailure::AccessDenied("m".into()).explain(Call::GetCurrentUserData { instance_id: "i" });

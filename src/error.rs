@@ -22,8 +22,11 @@ pub enum ErrorKind {
     InstanceNotAllowed,
     /// BARGE was asked for but `ALLOW_BARGE` is not `true`.
     BargeNotAllowed,
-    /// Connect: ResourceNotFoundException.
+    /// Connect: ResourceNotFoundException (the contact, the user or the instance).
     ContactNotFound,
+    /// Connect: ResourceNotFoundException while DescribeContact shows the contact live: the
+    /// supervisor does not exist in the instance (a configuration problem).
+    SupervisorNotFound,
     /// Connect: ServiceQuotaExceededException (supervisor not logged in, or at their monitoring limit).
     SupervisorUnavailable,
     /// Connect: IdempotencyException.
@@ -36,22 +39,28 @@ pub enum ErrorKind {
     ConnectUnavailable,
     /// The invocation's remaining time ran out before Connect answered.
     DeadlineExceeded,
+    /// An SQS record delivered again (an earlier receive failed) when its event is older than
+    /// `MAX_EVENT_AGE_SECONDS`: too late to retry, so it stays a failure and reaches the dead-letter
+    /// queue.
+    RetryTooLate,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::UnrecognizedEvent,
         ErrorKind::InvalidEvent,
         ErrorKind::SupervisorNotAllowed,
         ErrorKind::InstanceNotAllowed,
         ErrorKind::BargeNotAllowed,
         ErrorKind::ContactNotFound,
+        ErrorKind::SupervisorNotFound,
         ErrorKind::SupervisorUnavailable,
         ErrorKind::IdempotencyConflict,
         ErrorKind::AccessDenied,
         ErrorKind::Throttled,
         ErrorKind::ConnectUnavailable,
         ErrorKind::DeadlineExceeded,
+        ErrorKind::RetryTooLate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,12 +71,14 @@ impl ErrorKind {
             ErrorKind::InstanceNotAllowed => "InstanceNotAllowed",
             ErrorKind::BargeNotAllowed => "BargeNotAllowed",
             ErrorKind::ContactNotFound => "ContactNotFound",
+            ErrorKind::SupervisorNotFound => "SupervisorNotFound",
             ErrorKind::SupervisorUnavailable => "SupervisorUnavailable",
             ErrorKind::IdempotencyConflict => "IdempotencyConflict",
             ErrorKind::AccessDenied => "AccessDenied",
             ErrorKind::Throttled => "Throttled",
             ErrorKind::ConnectUnavailable => "ConnectUnavailable",
             ErrorKind::DeadlineExceeded => "DeadlineExceeded",
+            ErrorKind::RetryTooLate => "RetryTooLate",
         }
     }
 }

@@ -1,22 +1,32 @@
-//! The event sources. One handler accepts three shapes, told apart by their keys:
+//! The event sources. One handler accepts four shapes, told apart by their keys:
 //!
 //! 1. a contact flow's "Invoke AWS Lambda function" block (`Details` / `Name: ContactFlowEvent`),
-//! 2. an EventBridge event (`detail-type` / `detail`): an Amazon Connect contact event, or any
-//!    other detail type whose `detail` carries the fields of shape 3,
-//! 3. a direct invocation (`InstanceId`/`InstanceArn`, `ContactId`, ...).
+//! 2. an EventBridge event (`detail-type` / `detail`): an Amazon Connect contact event, a Contact
+//!    Lens rule match, or any other detail type whose `detail` carries the fields of shape 3,
+//! 3. a direct invocation (`InstanceId`/`InstanceArn`, `ContactId`, ...),
+//! 4. an SQS batch (`Records` of `eventSource` `aws:sqs`), each message body an EventBridge event
+//!    as the rule sent it, read as shape 2.
 //!
 //! Reading picks each value out of its place and records where it came from (its JSON path), so
 //! that validation can name the field. Nothing else in the event is kept: not the customer's
 //! endpoint, not the contact attributes.
 
+use aws_lambda_events::event::sqs::SqsMessage;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::error::{ErrorKind, MonitorError};
+use crate::ids;
 use crate::loose::{Loose, Obj};
 
-/// Largest event accepted, in bytes. Contact-flow events carry the contact's attributes (at most
-/// 32 KiB in Connect) and segment attributes; 256 KiB leaves room for all of them.
+/// Largest single event accepted, in bytes (SQS message bodies included). Contact-flow events carry
+/// the contact's attributes (at most 32 KiB in Connect) and segment attributes; 256 KiB, the largest
+/// asynchronous invocation and SQS message, leaves room for all of them.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// Largest payload accepted, in bytes: Lambda's limit for a synchronous invocation, the way an SQS
+/// batch arrives.
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// The detail type of Amazon Connect contact events.
 pub const CONTACT_EVENT: &str = "Amazon Connect Contact Event";
@@ -47,6 +57,12 @@ impl Source {
             Source::Direct => "direct",
         }
     }
+
+    /// Connect's own events (contact events, Contact Lens matches): the automatic paths, where the
+    /// unit is the contact rather than the event (see `token`).
+    pub fn is_automatic(self) -> bool {
+        matches!(self, Source::ContactEvent | Source::ContactLens)
+    }
 }
 
 /// A value as found in the event, with the path it was found at.
@@ -66,11 +82,15 @@ impl Field {
     }
 }
 
-/// What an Amazon Connect contact event says about the contact, for the skip rules.
+/// What an Amazon Connect contact event says about the contact, for the skip rules and QA rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactEventState {
     pub event_type: Field,
     pub channel: Field,
+    /// `detail.agentInfo.agentArn`, where the event has it (not on INITIATED, QUEUED, ...).
+    pub agent: Field,
+    /// `detail.queueInfo.queueArn`, where the event has it.
+    pub queue: Field,
 }
 
 /// How an event names its contact.
@@ -102,7 +122,7 @@ pub struct Intent {
     pub user: Field,
     /// Absent: the configured default capabilities.
     pub capabilities: Field,
-    /// Absent: derived from the event ID (see `token`).
+    /// Absent: derived (see `token`).
     pub client_token: Field,
     /// The contact's initiation method, where the event reports it.
     pub initiation_method: Field,
@@ -110,10 +130,31 @@ pub struct Intent {
     pub contact_event: Option<ContactEventState>,
     /// The Contact Lens rule that matched.
     pub rule_name: Option<Field>,
+    /// When EventBridge says the event happened (`time`), for EventBridge events.
+    pub event_time: Option<Field>,
+}
+
+/// What the payload holds: one event, or a batch of SQS messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Single(Box<Intent>),
+    Batch(Vec<Record>),
+}
+
+/// One SQS message of a batch: its ID (how a failure is reported back) and what its body holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub message_id: String,
+    /// `attributes.ApproximateReceiveCount`: 1 on the first delivery.
+    pub receive_count: Option<u32>,
+    pub intent: Result<Intent, MonitorError>,
 }
 
 #[derive(Deserialize, Default)]
 struct RawEvent {
+    // SQS batch.
+    #[serde(rename = "Records")]
+    records: Option<Box<RawValue>>,
     // Contact flow.
     #[serde(rename = "Name")]
     name: Option<Loose>,
@@ -124,11 +165,13 @@ struct RawEvent {
     #[serde(rename = "detail-type")]
     detail_type: Option<Loose>,
     source: Option<Loose>,
+    time: Option<Loose>,
     detail: Option<Obj<Box<RawEvent>>>,
     // Direct invocation, and the detail of custom EventBridge events.
     #[serde(rename = "InstanceId", alias = "instanceId")]
     instance_id: Option<Loose>,
-    #[serde(rename = "InstanceArn", alias = "instanceArn")]
+    // `instanceARN`: the spelling of some published contact event samples.
+    #[serde(rename = "InstanceArn", alias = "instanceArn", alias = "instanceARN")]
     instance_arn: Option<Loose>,
     #[serde(rename = "ContactId", alias = "contactId")]
     contact_id: Option<Loose>,
@@ -146,11 +189,27 @@ struct RawEvent {
     #[serde(rename = "initiationMethod")]
     initiation_method: Option<Loose>,
     channel: Option<Loose>,
+    #[serde(rename = "agentInfo")]
+    agent_info: Option<Obj<RawAgentInfo>>,
+    #[serde(rename = "queueInfo")]
+    queue_info: Option<Obj<RawQueueInfo>>,
     // The detail of Contact Lens rule events.
     #[serde(rename = "contactArn")]
     contact_arn: Option<Loose>,
     #[serde(rename = "ruleName")]
     rule_name: Option<Loose>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawAgentInfo {
+    #[serde(rename = "agentArn")]
+    agent_arn: Option<Loose>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawQueueInfo {
+    #[serde(rename = "queueArn")]
+    queue_arn: Option<Loose>,
 }
 
 #[derive(Deserialize)]
@@ -183,23 +242,43 @@ struct RawParameters {
 
 const UNRECOGNIZED: &str = "the event is none of the accepted shapes: a contact flow event \
 ({\"Name\":\"ContactFlowEvent\",\"Details\":{\"ContactData\":{...},\"Parameters\":{...}}}), \
-an EventBridge event ({\"version\",\"id\",\"detail-type\",\"source\",\"detail\",...}) \
-or a direct request ({\"InstanceId\" or \"InstanceArn\",\"ContactId\",\"UserId\",...})";
+an EventBridge event ({\"version\",\"id\",\"detail-type\",\"source\",\"detail\",...}), \
+a direct request ({\"InstanceId\" or \"InstanceArn\",\"ContactId\",\"UserId\",...}) \
+or an SQS batch ({\"Records\":[{\"eventSource\":\"aws:sqs\",\"messageId\",\"body\",...}]})";
 
-/// Reads an event. `request_id` is the Lambda request ID: the event ID of a direct invocation that
+/// Reads a payload. `request_id` is the Lambda request ID: the event ID of a direct invocation that
 /// names none (Lambda keeps it across its own retries of an asynchronous invocation).
-pub fn read(json: &str, request_id: &str) -> Result<Intent, MonitorError> {
-    if json.len() > MAX_EVENT_BYTES {
-        return Err(MonitorError::invalid(format!(
-            "the event is {} bytes; the limit is {MAX_EVENT_BYTES}",
-            json.len()
-        )));
+///
+/// A leading UTF-8 byte-order mark (files saved by some Windows editors, then sent with
+/// `aws lambda invoke` or `cargo lambda invoke --data-file`) is skipped. A payload that is not JSON
+/// is an `UnrecognizedEvent`.
+pub fn read(text: &str, request_id: &str) -> Result<Payload, MonitorError> {
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Err(too_large("the payload", text.len(), MAX_PAYLOAD_BYTES));
     }
-    let raw = match serde_json::from_str::<Obj<RawEvent>>(json) {
-        Ok(Obj::Present(raw)) => raw,
-        Ok(Obj::Other(_)) => return Err(MonitorError::new(ErrorKind::UnrecognizedEvent, UNRECOGNIZED)),
-        Err(e) => return Err(unreadable(&e)),
-    };
+    let raw = parse(text)?;
+    match raw.records {
+        Some(records) => batch(&records).map(Payload::Batch),
+        None if text.len() > MAX_EVENT_BYTES => Err(too_large("the event", text.len(), MAX_EVENT_BYTES)),
+        None => single(raw, request_id).map(|intent| Payload::Single(Box::new(intent))),
+    }
+}
+
+fn too_large(what: &str, size: usize, limit: usize) -> MonitorError {
+    MonitorError::invalid(format!("{what} is {size} bytes; the limit is {limit}"))
+}
+
+/// Parses an event's JSON object (after a byte-order mark, if any).
+fn parse(text: &str) -> Result<RawEvent, MonitorError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match serde_json::from_str::<Obj<RawEvent>>(text) {
+        Ok(Obj::Present(raw)) => Ok(raw),
+        Ok(Obj::Other(_)) => Err(MonitorError::new(ErrorKind::UnrecognizedEvent, UNRECOGNIZED)),
+        Err(e) => Err(unreadable("the event", &e)),
+    }
+}
+
+fn single(raw: RawEvent, request_id: &str) -> Result<Intent, MonitorError> {
     let is_flow = raw.details.is_some() || matches!(&raw.name, Some(Loose::Str(n)) if n == "ContactFlowEvent");
     if is_flow {
         contact_flow(raw)
@@ -217,27 +296,76 @@ pub fn read(json: &str, request_id: &str) -> Result<Intent, MonitorError> {
     }
 }
 
+/// Reads an SQS batch with `aws_lambda_events`' message type. The envelope must hold: every record
+/// an SQS message with a message ID (the only way to report one record's failure). What a body
+/// holds is that record's business: a body that is not an EventBridge event fails that record only.
+fn batch(records: &RawValue) -> Result<Vec<Record>, MonitorError> {
+    let messages: Vec<SqsMessage> =
+        serde_json::from_str(records.get()).map_err(|e| unreadable("the SQS batch (Records)", &e))?;
+    let mut out = Vec::with_capacity(messages.len());
+    for (index, message) in messages.into_iter().enumerate() {
+        if message.event_source.as_deref() != Some("aws:sqs") {
+            return Err(MonitorError::new(
+                ErrorKind::UnrecognizedEvent,
+                format!("Records[{index}].eventSource must be aws:sqs: only SQS batches are accepted"),
+            ));
+        }
+        let message_id = message.message_id.unwrap_or_default();
+        ids::token_text(&format!("Records[{index}].messageId"), &message_id, ids::MAX_EVENT_ID)
+            .map_err(MonitorError::invalid)?;
+        let receive_count = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok());
+        let intent = match message.body {
+            None => Err(MonitorError::invalid(format!("Records[{index}].body is required"))),
+            Some(body) => body_event(&body),
+        };
+        out.push(Record {
+            message_id,
+            receive_count,
+            intent,
+        });
+    }
+    Ok(out)
+}
+
+/// The EventBridge event an SQS message body holds.
+fn body_event(body: &str) -> Result<Intent, MonitorError> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(too_large("the message body", body.len(), MAX_EVENT_BYTES));
+    }
+    let raw = parse(body)?;
+    if raw.detail_type.is_none() && raw.detail.is_none() {
+        return Err(MonitorError::new(
+            ErrorKind::UnrecognizedEvent,
+            "an SQS message body must be an EventBridge event ({\"version\",\"id\",\"detail-type\",\"source\",\"detail\",...}), as an EventBridge rule sends it",
+        ));
+    }
+    eventbridge(raw)
+}
+
 /// A JSON error as a message that says where, never what: serde messages can quote values.
-fn unreadable(e: &serde_json::Error) -> MonitorError {
-    let what = match e.classify() {
-        serde_json::error::Category::Data if e.to_string().starts_with("duplicate field") => {
-            // "duplicate field `X`" names a key, never a value.
-            let text = e.to_string();
+fn unreadable(what: &str, e: &serde_json::Error) -> MonitorError {
+    let at = format!("(line {}, column {})", e.line(), e.column());
+    let text = e.to_string();
+    if text.contains("recursion limit") {
+        return MonitorError::invalid(format!("{what} is nested too deeply {at}"));
+    }
+    match e.classify() {
+        // "duplicate field `X`" names a key, never a value.
+        serde_json::error::Category::Data if text.starts_with("duplicate field") => {
             let end = text.find(" at line").unwrap_or(text.len());
-            format!("the event has a {}", &text[..end])
+            MonitorError::invalid(format!("{what} has a {} {at}", &text[..end]))
         }
-        serde_json::error::Category::Data => "the event has a value of the wrong type".to_owned(),
+        serde_json::error::Category::Data => {
+            MonitorError::invalid(format!("{what} has a value of the wrong type {at}"))
+        }
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            "the event is not valid JSON".to_owned()
+            MonitorError::new(ErrorKind::UnrecognizedEvent, format!("{what} is not valid JSON {at}"))
         }
-        serde_json::error::Category::Io => "the event could not be read".to_owned(),
-    };
-    let what = if e.to_string().contains("recursion limit") {
-        "the event is nested too deeply".to_owned()
-    } else {
-        what
-    };
-    MonitorError::invalid(format!("{what} (line {}, column {})", e.line(), e.column()))
+        serde_json::error::Category::Io => MonitorError::invalid(format!("{what} could not be read {at}")),
+    }
 }
 
 /// Reads a nested object, or says which field is not an object.
@@ -247,6 +375,12 @@ fn object<T: Default>(path: &str, value: Option<Obj<T>>) -> Result<T, MonitorErr
         None => Ok(T::default()),
         Some(Obj::Other(kind)) => Err(MonitorError::invalid(format!("{path} must be an object, got {kind}"))),
     }
+}
+
+/// A contact-flow parameter: the block sends an empty string for a parameter whose contact
+/// attribute is unset, which means "not given" (the default applies).
+fn parameter(value: Option<Loose>) -> Option<Loose> {
+    value.filter(|v| !matches!(v, Loose::Str(s) if s.trim().is_empty()))
 }
 
 fn contact_flow(raw: RawEvent) -> Result<Intent, MonitorError> {
@@ -269,7 +403,7 @@ fn contact_flow(raw: RawEvent) -> Result<Intent, MonitorError> {
         }
     };
     let params = object("Details.Parameters", details.parameters)?;
-    let event_id = match params.event_id {
+    let event_id = match parameter(params.event_id) {
         Some(id) => Field::new("Details.Parameters.EventId", Some(id)),
         None => Field::new("Details.ContactData.ContactId", data.contact_id.clone()),
     };
@@ -278,12 +412,19 @@ fn contact_flow(raw: RawEvent) -> Result<Intent, MonitorError> {
         event_id,
         instance: Field::new("Details.ContactData.InstanceARN", data.instance_arn),
         contact: ContactRef::Id(Field::new("Details.ContactData.ContactId", data.contact_id)),
-        user: Field::new("Details.Parameters.SupervisorUserId", params.supervisor_user_id),
-        capabilities: Field::new("Details.Parameters.AllowedMonitorCapabilities", params.capabilities),
+        user: Field::new(
+            "Details.Parameters.SupervisorUserId",
+            parameter(params.supervisor_user_id),
+        ),
+        capabilities: Field::new(
+            "Details.Parameters.AllowedMonitorCapabilities",
+            parameter(params.capabilities),
+        ),
         client_token: Field::new("Details.Parameters.ClientToken", None),
         initiation_method: Field::new("Details.ContactData.InitiationMethod", data.initiation_method),
         contact_event: None,
         rule_name: None,
+        event_time: None,
     })
 }
 
@@ -299,6 +440,7 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
             "id is required in an EventBridge event: it is the event ID the ClientToken derives from",
         ));
     }
+    let event_time = Some(Field::new("time", raw.time));
     let detail = match raw.detail {
         Some(Obj::Present(d)) => *d,
         Some(Obj::Other(kind)) => return Err(MonitorError::invalid(format!("detail must be an object, got {kind}"))),
@@ -322,16 +464,21 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
             initiation_method: Field::new("detail.initiationMethod", None),
             contact_event: None,
             rule_name: Some(Field::new("detail.ruleName", detail.rule_name)),
+            event_time,
         });
     }
     if detail_type != CONTACT_EVENT {
-        return Ok(request_fields(detail, Source::CustomEvent, &DETAIL, event_id));
+        let mut intent = request_fields(detail, Source::CustomEvent, &DETAIL, event_id);
+        intent.event_time = event_time;
+        return Ok(intent);
     }
     if !from_connect {
         return Err(MonitorError::invalid(format!(
             "source must be aws.connect for detail-type {CONTACT_EVENT}"
         )));
     }
+    let agent = object("detail.agentInfo", detail.agent_info)?.agent_arn;
+    let queue = object("detail.queueInfo", detail.queue_info)?.queue_arn;
     Ok(Intent {
         source: Source::ContactEvent,
         event_id,
@@ -344,8 +491,11 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
         contact_event: Some(ContactEventState {
             event_type: Field::new("detail.eventType", detail.event_type),
             channel: Field::new("detail.channel", detail.channel),
+            agent: Field::new("detail.agentInfo.agentArn", agent),
+            queue: Field::new("detail.queueInfo.queueArn", queue),
         }),
         rule_name: None,
+        event_time,
     })
 }
 
@@ -404,6 +554,7 @@ fn request_fields(raw: RawEvent, source: Source, paths: &Paths, fallback_event_i
         initiation_method: Field::new("initiationMethod", None),
         contact_event: None,
         rule_name: None,
+        event_time: None,
     }
 }
 
@@ -420,16 +571,166 @@ mod tests {
 
     fn intent(json: &str) -> Intent {
         match read(json, "req-1") {
-            Ok(i) => i,
+            Ok(Payload::Single(i)) => *i,
+            Ok(other) => panic!("{json}: not a single event: {other:?}"),
             Err(e) => panic!("{json}: {e}"),
         }
     }
+
+    fn batch(json: &str) -> Vec<Record> {
+        match read(json, "req-1") {
+            Ok(Payload::Batch(records)) => records,
+            other => panic!("{json}: not a batch: {other:?}"),
+        }
+    }
+
+    /// An SQS record whose body is `body` (a JSON value, put in as a string).
+    fn record(message_id: &str, body: &str) -> serde_json::Value {
+        serde_json::json!({
+            "messageId": message_id, "receiptHandle": "rh", "body": body,
+            "attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1795000000000"},
+            "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:monitor-contact", "awsRegion": "us-east-1"
+        })
+    }
+
+    const CONTACT_EVENT_JSON: &str = r#"{"version":"0","id":"ev-1","detail-type":"Amazon Connect Contact Event","source":"aws.connect",
+        "time":"2026-11-22T10:00:00Z","detail":{"eventType":"CONNECTED_TO_AGENT","contactId":"c1","channel":"VOICE",
+        "initiationMethod":"INBOUND","instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/i1"}}"#;
 
     fn error(json: &str) -> MonitorError {
         match read(json, "req-1") {
             Ok(i) => panic!("{json} should fail, got {i:?}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_what_is_not_json_is_unrecognized() {
+        let with_bom = format!("\u{feff}{CONTACT_EVENT_JSON}");
+        assert_eq!(intent(&with_bom), intent(CONTACT_EVENT_JSON));
+        for text in ["hello", "", "\u{feff}", "<xml/>", "{\"a\":", "\u{fffd}"] {
+            let e = error(text);
+            assert_eq!(e.kind, ErrorKind::UnrecognizedEvent, "{text:?}: {e}");
+            assert!(e.message.contains("not valid JSON"), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn empty_contact_flow_parameters_mean_not_given() {
+        let i = intent(
+            r#"{"Details":{"ContactData":{"ContactId":"c1","InstanceARN":"arn:x"},
+            "Parameters":{"SupervisorUserId":"","AllowedMonitorCapabilities":" ","EventId":""}}}"#,
+        );
+        assert_eq!(i.user.value, None);
+        assert_eq!(i.capabilities.value, None);
+        assert_eq!(
+            i.event_id,
+            Field::new("Details.ContactData.ContactId", s("c1")),
+            "the default event ID applies"
+        );
+        // Direct invocations keep empty values: validation refuses them.
+        let i = intent(r#"{"InstanceId":"i1","ContactId":"c1","UserId":""}"#);
+        assert_eq!(i.user.value, s(""));
+    }
+
+    #[test]
+    fn contact_events_in_the_spellings_of_published_samples() {
+        let upper = CONTACT_EVENT_JSON
+            .replace("instanceArn", "instanceARN")
+            .replace("\"VOICE\"", "\"Voice\"");
+        let i = intent(&upper);
+        assert_eq!(
+            i.instance.value,
+            s("arn:aws:connect:us-east-1:111122223333:instance/i1")
+        );
+        let state = i.contact_event.unwrap_or_else(|| panic!("contact event state"));
+        assert_eq!(state.channel.value, s("Voice"), "case is validation's business");
+        let both = CONTACT_EVENT_JSON.replace(
+            r#""instanceArn":"#,
+            r#""instanceARN":"arn:aws:connect:us-east-1:111122223333:instance/i1","instanceArn":"#,
+        );
+        assert!(error(&both).message.contains("duplicate field"));
+    }
+
+    #[test]
+    fn contact_events_carry_time_agent_and_queue() {
+        let json = CONTACT_EVENT_JSON.replace(
+            r#""initiationMethod":"INBOUND""#,
+            r#""initiationMethod":"INBOUND","agentInfo":{"agentArn":"arn:a","connectedToAgentTimestamp":"t"},
+            "queueInfo":{"queueArn":"arn:q","enqueueTimestamp":"t"}"#,
+        );
+        let i = intent(&json);
+        assert_eq!(i.event_time, Some(Field::new("time", s("2026-11-22T10:00:00Z"))));
+        let state = i.contact_event.unwrap_or_else(|| panic!("contact event state"));
+        assert_eq!(state.agent, Field::new("detail.agentInfo.agentArn", s("arn:a")));
+        assert_eq!(state.queue, Field::new("detail.queueInfo.queueArn", s("arn:q")));
+        // INITIATED events have no agent: absent, not an error; null reads as absent too.
+        let i = intent(&CONTACT_EVENT_JSON.replace(r#""channel""#, r#""agentInfo":null,"channel""#));
+        assert_eq!(i.contact_event.map(|c| c.agent.value), Some(None));
+        let e = error(&CONTACT_EVENT_JSON.replace(r#""channel""#, r#""agentInfo":"a","channel""#));
+        assert!(e.message.contains("detail.agentInfo must be an object"), "{e}");
+    }
+
+    #[test]
+    fn an_sqs_batch_is_read_record_by_record() {
+        let custom = r#"{"id":"ev-2","detail-type":"QA","source":"qa","detail":{"InstanceId":"i1","ContactId":"c2"}}"#;
+        let payload = serde_json::json!({"Records": [
+            record("m-1", CONTACT_EVENT_JSON),
+            record("m-2", &format!("\u{feff}{custom}")),
+            record("m-3", r#"{"InstanceId":"i1","ContactId":"c3"}"#),
+            record("m-4", "not json"),
+        ]})
+        .to_string();
+        let records = batch(&payload);
+        assert_eq!(records.len(), 4);
+        assert_eq!(records[0].message_id, "m-1");
+        assert_eq!(records[0].receive_count, Some(2));
+        assert_eq!(records[0].intent, Ok(intent(CONTACT_EVENT_JSON)), "the same reader");
+        assert_eq!(records[1].intent.as_ref().map(|i| i.source), Ok(Source::CustomEvent));
+        let e = records[2]
+            .intent
+            .clone()
+            .err()
+            .unwrap_or_else(|| panic!("a direct request in a body"));
+        assert_eq!(e.kind, ErrorKind::UnrecognizedEvent);
+        assert!(e.message.contains("must be an EventBridge event"), "{e}");
+        assert_eq!(
+            records[3].intent.clone().err().map(|e| e.kind),
+            Some(ErrorKind::UnrecognizedEvent)
+        );
+        assert!(batch(r#"{"Records":[]}"#).is_empty());
+    }
+
+    #[test]
+    fn a_broken_envelope_fails_the_whole_batch() {
+        let mut no_id = record("m-1", CONTACT_EVENT_JSON);
+        no_id["messageId"] = serde_json::Value::Null;
+        let e = error(&serde_json::json!({"Records": [no_id]}).to_string());
+        assert!(e.message.contains("Records[0].messageId must not be empty"), "{e}");
+        let mut s3 = record("m-1", CONTACT_EVENT_JSON);
+        s3["eventSource"] = serde_json::json!("aws:s3");
+        let e = error(&serde_json::json!({"Records": [s3]}).to_string());
+        assert_eq!(e.kind, ErrorKind::UnrecognizedEvent);
+        assert!(e.message.contains("Records[0].eventSource must be aws:sqs"), "{e}");
+        let e = error(r#"{"Records":[{"messageId":5,"eventSource":"aws:sqs"}]}"#);
+        assert!(
+            e.message
+                .contains("the SQS batch (Records) has a value of the wrong type"),
+            "{e}"
+        );
+        let e = error(r#"{"Records":"x"}"#);
+        assert_eq!(e.kind, ErrorKind::InvalidEvent);
+        let mut no_body = record("m-1", CONTACT_EVENT_JSON);
+        no_body["body"] = serde_json::Value::Null;
+        let records = batch(&serde_json::json!({"Records": [no_body]}).to_string());
+        assert!(
+            records[0]
+                .intent
+                .clone()
+                .err()
+                .is_some_and(|e| e.message.contains("Records[0].body is required"))
+        );
     }
 
     #[test]
@@ -630,5 +931,15 @@ mod tests {
         assert!(e.message.contains("nested too deeply"), "{e}");
         let big = format!(r#"{{"ContactId":"{}"}}"#, "x".repeat(MAX_EVENT_BYTES));
         assert!(error(&big).message.contains("limit is 262144"));
+        let huge = "x".repeat(MAX_PAYLOAD_BYTES + 1);
+        assert!(error(&huge).message.contains("the payload is 6291457 bytes"));
+        // A batch may be larger than one event, each body no larger than one.
+        let body = format!(
+            r#"{{"id":"e","detail-type":"X","detail":{{"ContactId":"{}"}}}}"#,
+            "x".repeat(200_000)
+        );
+        let payload = serde_json::json!({"Records": [record("m-1", &body), record("m-2", &body)]}).to_string();
+        assert!(payload.len() > MAX_EVENT_BYTES);
+        assert_eq!(batch(&payload).len(), 2);
     }
 }

@@ -116,18 +116,37 @@ pub fn instance(field: &str, value: &str) -> Result<Instance, String> {
 /// Reads a contact ARN (`arn:<partition>:connect:<region>:<account>:instance/<instance id>/contact/<contact id>`):
 /// the instance (with the ARN's region) and the contact ID.
 pub fn contact_arn(field: &str, value: &str) -> Result<(Instance, String), String> {
+    instance_resource_arn(field, value, "contact", MAX_CONTACT_ID)
+}
+
+/// Reads the ARN of a user (`.../instance/<id>/agent/<user id>`, as contact events name the agent)
+/// or of a queue (`.../instance/<id>/queue/<queue id>`): the instance and the resource's ID.
+pub fn agent_arn(field: &str, value: &str) -> Result<(Instance, String), String> {
+    instance_resource_arn(field, value, "agent", MAX_USER_ID)
+}
+
+/// See [`agent_arn`].
+pub fn queue_arn(field: &str, value: &str) -> Result<(Instance, String), String> {
+    instance_resource_arn(field, value, "queue", MAX_QUEUE_ID)
+}
+
+/// Most characters a queue ID may have.
+pub const MAX_QUEUE_ID: usize = 256;
+
+/// `arn:<partition>:connect:<region>:<account>:instance/<instance id>/<kind>/<id>`.
+fn instance_resource_arn(field: &str, value: &str, kind: &str, max: usize) -> Result<(Instance, String), String> {
     let wrong = || {
         format!(
-            "{field} must be an Amazon Connect contact ARN (arn:<partition>:connect:<region>:<account>:instance/<id>/contact/<id>)"
+            "{field} must be an Amazon Connect {kind} ARN (arn:<partition>:connect:<region>:<account>:instance/<id>/{kind}/<id>)"
         )
     };
-    let (instance_arn, contact_id) = value.rsplit_once("/contact/").ok_or_else(wrong)?;
+    let (instance_arn, id) = value.rsplit_once(&format!("/{kind}/")).ok_or_else(wrong)?;
     let instance = instance(field, instance_arn).map_err(|_| wrong())?;
     if instance.region.is_none() {
         return Err(wrong());
     }
-    identifier(&format!("the contact ID in {field}"), contact_id, MAX_CONTACT_ID)?;
-    Ok((instance, contact_id.to_owned()))
+    identifier(&format!("the {kind} ID in {field}"), id, max)?;
+    Ok((instance, id.to_owned()))
 }
 
 /// Checks free text that goes into logs and outputs (a rule name): 1..=max characters, none of them
@@ -148,7 +167,7 @@ pub fn label(field: &str, value: &str, max: usize) -> Result<(), String> {
 /// What the supervisor may do. BARGE always travels together with SILENT_MONITOR: the service
 /// requires `AllowedMonitorCapabilities` when barge is enabled, and a supervisor who may barge can
 /// always listen first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capabilities {
     SilentMonitor,
     SilentMonitorAndBarge,

@@ -1,10 +1,14 @@
 //! monitor-contact: an AWS Lambda function that starts Amazon Connect supervisor monitoring.
 //!
-//! Data flows one way: [`event`] reads the invocation payload into an [`event::Intent`],
-//! [`request`] validates it and decides (skip, or one [`request::MonitorRequest`] with a
-//! deterministic [`token`]), [`connect`] makes the one MonitorContact call, and [`outcome`] is what
-//! the function returns; [`error`] is what it returns instead. [`handler`] ties them together.
+//! Data flows one way. [`runtime`] hands each invocation's text to [`handler`]; [`event`] reads it
+//! into one [`event::Intent`] per event (a single event, or an SQS batch); [`request`] validates each
+//! and decides in process (skip rules, [`qa`] rules, [`sample`], policy, [`token`]); [`pipeline`]
+//! makes the Connect calls for all of them (grouped per monitor, paced by [`pace`], picking from the
+//! pools with [`pool`]) through the seam in [`connect`] ([`calls`] holds the calls' data, [`sdk`] sets
+//! up the SDK); [`outcome`] is what an event comes to, [`error`] what it fails with; [`metrics`] and
+//! [`logging`] are what the function writes besides its answer. [`config`] is read once at init.
 
+pub mod calls;
 pub mod config;
 pub mod connect;
 pub mod error;
@@ -13,14 +17,20 @@ pub mod handler;
 pub mod ids;
 pub mod logging;
 pub mod loose;
+pub mod metrics;
 pub mod outcome;
+pub mod pace;
+pub mod pipeline;
 pub mod pool;
+pub mod qa;
 pub mod request;
+pub mod runtime;
 pub mod sample;
+pub mod sdk;
 pub mod token;
 
 pub use config::Config;
-pub use connect::{Connect, ConnectFailure, Monitoring};
+pub use connect::{Connect, ConnectApi};
 pub use error::{ErrorKind, MonitorError};
-pub use handler::{App, handle};
+pub use handler::{App, Response, handle};
 pub use outcome::{Outcome, SkipReason};

@@ -5,11 +5,17 @@
 //! lines; no timestamps (CloudWatch adds them). Unlike it, text lines carry no ANSI colour codes,
 //! which CloudWatch shows as garbage.
 //!
-//! The rule: at TRACE, the SDK's orchestrator (`aws_smithy_runtime::client::orchestrator`) logs every
-//! operation's deserialized output with `Debug`, and DescribeContact's output holds the customer's
-//! phone number and the contact's attributes, which the SDK does not redact. Those TRACE events are
-//! dropped whatever the configured level. The SDK's other TRACE and DEBUG output (attempts, retries,
-//! timings; raw bodies stay redacted unless `LOG_SENSITIVE_BODIES=true`) still goes through.
+//! The rule: two sources log customer data at TRACE, and their TRACE events are dropped whatever the
+//! configured level (`AWS_LAMBDA_LOG_LEVEL=TRACE`, `RUST_LOG=trace`, per-target directives alike):
+//!
+//! - the SDK's orchestrator (`aws_smithy_runtime::client::orchestrator`) logs every operation's
+//!   deserialized output with `Debug`, and DescribeContact's output holds the customer's phone number
+//!   and the contact's attributes, which the SDK does not redact;
+//! - `lambda_runtime` logs every raw payload (`lambda_runtime::layers::api_response`, "raw JSON event
+//!   received from Lambda"), and a contact-flow event holds the customer's number and attributes.
+//!
+//! The SDK's and the runtime's other TRACE and DEBUG output (attempts, retries, timings; raw bodies
+//! stay redacted unless `LOG_SENSITIVE_BODIES=true`) still goes through.
 
 use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
@@ -17,12 +23,18 @@ use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
 use lambda_runtime::tracing::subscriber::{Registry, fmt};
 use tracing::{Level, Metadata, Subscriber};
 
-/// The target whose TRACE events carry whole SDK outputs.
-const SDK_OUTPUTS: &str = "aws_smithy_runtime::client::orchestrator";
+/// The targets whose TRACE events carry customer data: whole SDK outputs, raw payloads.
+const CUSTOMER_DATA_AT_TRACE: [&str; 2] = [
+    "aws_smithy_runtime::client::orchestrator",
+    "lambda_runtime::layers::api_response",
+];
 
 /// Whether an event may be logged at all (see the module documentation).
 fn allowed(meta: &Metadata<'_>) -> bool {
-    !(*meta.level() == Level::TRACE && meta.target().starts_with(SDK_OUTPUTS))
+    !(*meta.level() == Level::TRACE
+        && CUSTOMER_DATA_AT_TRACE
+            .iter()
+            .any(|target| meta.target().starts_with(target)))
 }
 
 /// The subscriber for `directives` (a level such as `INFO`, or `RUST_LOG`-style directives), JSON or
@@ -105,6 +117,7 @@ mod tests {
         let subscriber = subscriber(directives, json, move || writer.clone());
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", output = "customer +15555550100");
+            tracing::trace!(target: "lambda_runtime::layers::api_response", body = "caller +15555550100", "raw JSON event received from Lambda");
             tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "beginning attempt #1");
             tracing::trace!(target: "aws_smithy_runtime::client::retries", "retry check");
             tracing::info!(outcome = "STARTED", "monitor-contact");
@@ -115,17 +128,20 @@ mod tests {
     }
 
     #[test]
-    fn sdk_outputs_are_never_logged_whatever_the_level() {
-        for directives in [
-            "TRACE",
-            "trace,aws_smithy_runtime::client::orchestrator=trace",
-            "aws_smithy_runtime=trace",
+    fn sdk_outputs_and_raw_payloads_are_never_logged_whatever_the_level() {
+        for (directives, sdk_debug) in [
+            ("TRACE", true),
+            ("trace,aws_smithy_runtime::client::orchestrator=trace", true),
+            ("aws_smithy_runtime=trace", true),
+            ("lambda_runtime=trace", false),
+            ("trace,lambda_runtime::layers::api_response=trace", true),
         ] {
             let text = logged(directives, true);
             assert!(!text.contains("5555550100"), "{directives}: {text}");
-            assert!(
+            assert_eq!(
                 text.contains("beginning attempt"),
-                "{directives}: the SDK's DEBUG output stays"
+                sdk_debug,
+                "{directives}: the SDK's DEBUG output stays where asked for"
             );
         }
         assert!(

@@ -15,16 +15,36 @@ pub enum SkipReason {
     ChannelNotMonitored,
     /// QA sampling (`SAMPLE_PERCENT`) left this contact out.
     NotSampled,
-    /// `VERIFY_CONTACT`: DescribeContact reports that the contact has ended.
+    /// The contact has ended (or Connect does not know it): DescribeContact says so, before
+    /// MonitorContact (`VERIFY_CONTACT`) or after its failure (automatic paths).
     ContactEnded,
     /// No member of the supervisor pool is logged in and below their monitoring limit.
     NoSupervisorAvailable,
-    /// The pool-picked supervisor's ClientToken was already used for this event with another
-    /// supervisor: an earlier delivery of the event started the monitor.
+    /// The monitor this token stands for was started already (Connect refused the ClientToken for
+    /// another user or other parameters): an earlier delivery, or a sibling event about the contact.
     AlreadyMonitored,
+    /// The EventBridge event is older than `MAX_EVENT_AGE_SECONDS`: the contact is almost certainly over.
+    EventTooOld,
+    /// Automatic paths: the default supervisor is not logged in to the CCP or is at their limit.
+    SupervisorUnavailable,
+    /// `QA_RULES`: no rule matches the contact.
+    NoMatchingRule,
 }
 
 impl SkipReason {
+    pub const ALL: [SkipReason; 10] = [
+        SkipReason::NotATriggerEvent,
+        SkipReason::MonitorContact,
+        SkipReason::ChannelNotMonitored,
+        SkipReason::NotSampled,
+        SkipReason::ContactEnded,
+        SkipReason::NoSupervisorAvailable,
+        SkipReason::AlreadyMonitored,
+        SkipReason::EventTooOld,
+        SkipReason::SupervisorUnavailable,
+        SkipReason::NoMatchingRule,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::NotATriggerEvent => "NOT_A_TRIGGER_EVENT",
@@ -34,6 +54,9 @@ impl SkipReason {
             SkipReason::ContactEnded => "CONTACT_ENDED",
             SkipReason::NoSupervisorAvailable => "NO_SUPERVISOR_AVAILABLE",
             SkipReason::AlreadyMonitored => "ALREADY_MONITORED",
+            SkipReason::EventTooOld => "EVENT_TOO_OLD",
+            SkipReason::SupervisorUnavailable => "SUPERVISOR_UNAVAILABLE",
+            SkipReason::NoMatchingRule => "NO_MATCHING_RULE",
         }
     }
 }
@@ -52,9 +75,18 @@ pub enum Outcome {
         /// The Contact Lens rule that asked for the supervisor (escalations only).
         #[serde(skip_serializing_if = "Option::is_none")]
         rule_name: Option<String>,
+        /// The QA rule that decided (contact events under `QA_RULES`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        qa_rule: Option<String>,
     },
     #[serde(rename_all = "PascalCase")]
-    Skipped { reason: SkipReason, contact_id: String },
+    Skipped {
+        reason: SkipReason,
+        contact_id: String,
+        /// The QA rule that decided (contact events under `QA_RULES`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        qa_rule: Option<String>,
+    },
 }
 
 impl Outcome {
@@ -63,6 +95,13 @@ impl Outcome {
         match self {
             Outcome::Started { .. } => "STARTED",
             Outcome::Skipped { reason, .. } => reason.as_str(),
+        }
+    }
+
+    /// The QA rule that decided, if one did.
+    pub fn qa_rule(&self) -> Option<&str> {
+        match self {
+            Outcome::Started { qa_rule, .. } | Outcome::Skipped { qa_rule, .. } => qa_rule.as_deref(),
         }
     }
 }
@@ -81,6 +120,7 @@ mod tests {
             user_id: "u".into(),
             client_token: "t".into(),
             rule_name: None,
+            qa_rule: None,
         };
         assert_eq!(
             serde_json::to_value(&o).ok(),
@@ -97,18 +137,23 @@ mod tests {
 
     #[test]
     fn skipped_names_the_reason() {
-        for (reason, text) in [
-            (SkipReason::NotATriggerEvent, "NOT_A_TRIGGER_EVENT"),
-            (SkipReason::MonitorContact, "MONITOR_CONTACT"),
-            (SkipReason::ChannelNotMonitored, "CHANNEL_NOT_MONITORED"),
-            (SkipReason::NotSampled, "NOT_SAMPLED"),
-            (SkipReason::ContactEnded, "CONTACT_ENDED"),
-            (SkipReason::NoSupervisorAvailable, "NO_SUPERVISOR_AVAILABLE"),
-            (SkipReason::AlreadyMonitored, "ALREADY_MONITORED"),
-        ] {
+        let texts = [
+            "NOT_A_TRIGGER_EVENT",
+            "MONITOR_CONTACT",
+            "CHANNEL_NOT_MONITORED",
+            "NOT_SAMPLED",
+            "CONTACT_ENDED",
+            "NO_SUPERVISOR_AVAILABLE",
+            "ALREADY_MONITORED",
+            "EVENT_TOO_OLD",
+            "SUPERVISOR_UNAVAILABLE",
+            "NO_MATCHING_RULE",
+        ];
+        for (reason, text) in SkipReason::ALL.into_iter().zip(texts) {
             let o = Outcome::Skipped {
                 reason,
                 contact_id: "c".into(),
+                qa_rule: None,
             };
             assert_eq!(
                 serde_json::to_value(&o).ok(),
@@ -116,5 +161,19 @@ mod tests {
             );
             assert_eq!(o.label(), text);
         }
+    }
+
+    #[test]
+    fn the_deciding_qa_rule_is_named() {
+        let o = Outcome::Skipped {
+            reason: SkipReason::NotSampled,
+            contact_id: "c".into(),
+            qa_rule: Some("billing".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&o).ok(),
+            Some(json!({"Status": "SKIPPED", "Reason": "NOT_SAMPLED", "ContactId": "c", "QaRule": "billing"}))
+        );
+        assert_eq!(o.qa_rule(), Some("billing"));
     }
 }

@@ -1,81 +1,177 @@
-//! The supervisor pool: which of the configured supervisors takes an event.
+//! The supervisor pools: which configured supervisor takes a contact.
 //!
-//! GetCurrentUserData (one call, `Agents` filter = the pool) reports the pool members who are logged
-//! in to the CCP, each with the contacts they are on; a monitor they run shows as a contact whose
-//! InitiationMethod is MONITOR. A member is *eligible* when they are in that answer and monitor fewer
-//! than `MAX_MONITORS_PER_SUPERVISOR` contacts.
+//! GetCurrentUserData (one call per instance and batch, `Agents` filter = every pool's members)
+//! reports the members who are logged in to the CCP, each with the contacts they are on; a monitor
+//! they run shows as a contact whose InitiationMethod is MONITOR. A member is *eligible* when they
+//! are in that answer and monitor fewer than `MAX_MONITORS_PER_SUPERVISOR` contacts, counting the
+//! monitors this batch has already assigned them.
 //!
-//! Among the eligible the event picks by rendezvous (highest-random-weight) hashing: each member's
-//! weight is the first 8 bytes, big-endian, of SHA-256 over domain `"monitor-contact/pool-rank/v1"`
-//! and the length-prefixed (event ID, user ID), as for the ClientToken; the highest weight wins, the
-//! user ID breaks a tie. So events spread evenly over the members, a repeated delivery of an event
-//! ranks the members the same way, and a member logging in or out moves only the events that member
-//! wins, not everyone else's.
+//! Each pick ranks the eligible members by rendezvous (highest-random-weight) hashing: a member's
+//! weight is the first 8 bytes, big-endian, of SHA-256 over a domain and length-prefixed fields, as
+//! for the ClientToken, and the user ID breaks a tie. For Connect's own events the fields are the
+//! monitor's (instance ID, contact ID, purpose, user ID) under `"monitor-contact/contact-pool-rank/v1"`;
+//! for other events the (event ID, user ID) under `"monitor-contact/pool-rank/v1"`. So contacts spread
+//! evenly over the members, every delivery and every event about a contact ranks the members the
+//! same way, and a member logging in or out moves only the contacts that member wins.
+//!
+//! In a batch, picks are made in order: each takes the highest-ranked member with room left, so
+//! nobody is given more than the limit and contacts beyond the pools' capacity get nobody (and cost
+//! no MonitorContact call). The same batch and the same answer always give the same assignment.
 
-use crate::token;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
 
-/// A pool member GetCurrentUserData reported (so: logged in to the CCP).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Present {
-    pub user_id: String,
-    /// Contacts the user is monitoring now (contacts with InitiationMethod MONITOR).
-    pub monitoring: u32,
+use tokio::time::Instant;
+
+use crate::calls::Present;
+use crate::token::{self, Purpose};
+
+/// How a pick ranks the members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rank<'a> {
+    /// Connect's own events: by the monitor (see the module documentation).
+    Monitor {
+        instance_id: &'a str,
+        contact_id: &'a str,
+        purpose: Purpose,
+    },
+    /// Other events: by the event.
+    Event(&'a str),
 }
 
-/// The pool as one GetCurrentUserData answer showed it: the counts go into the log line.
+/// The pool as a pick saw it: the counts go into the log line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolState {
-    /// Configured members.
+    /// Configured members of the pool.
     pub size: u32,
     /// Members logged in to the CCP.
     pub logged_in: u32,
-    /// Logged-in members already monitoring as many contacts as allowed.
+    /// Logged-in members already monitoring as many contacts as allowed (this batch's picks
+    /// included).
     pub at_limit: u32,
-    /// Members who could take the event.
+    /// Members who could take the contact.
     pub eligible: u32,
 }
 
-/// The member `event_id` goes to, if anyone is eligible, and the pool's state.
-///
-/// Users in `present` who are not in `pool` are ignored (the service answers for the filter's users,
-/// but the function trusts only its configuration). A user reported twice counts once, with the
-/// higher monitoring count.
-pub fn choose(event_id: &str, pool: &[String], present: &[Present], max_monitors: u32) -> (Option<String>, PoolState) {
-    let mut state = PoolState {
-        size: u32::try_from(pool.len()).unwrap_or(u32::MAX),
-        ..PoolState::default()
-    };
-    let mut best: Option<(u64, &str)> = None;
-    for member in pool {
-        let Some(monitoring) = present
-            .iter()
-            .filter(|p| p.user_id == *member)
-            .map(|p| p.monitoring)
-            .max()
-        else {
-            continue;
-        };
-        state.logged_in += 1;
-        if monitoring >= max_monitors {
-            state.at_limit += 1;
-            continue;
-        }
-        state.eligible += 1;
-        let candidate = (weight(event_id, member), member.as_str());
-        // Highest weight first; on a tie (2^-64), the smaller user ID.
-        if best.is_none_or(|(w, id)| candidate.0 > w || (candidate.0 == w && candidate.1 < id)) {
-            best = Some(candidate);
-        }
-    }
-    (best.map(|(_, id)| id.to_owned()), state)
+/// One pick to make: from which members, ranked how.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick<'a> {
+    pub members: &'a [String],
+    pub rank: Rank<'a>,
 }
 
-/// The member's rendezvous weight for the event.
-pub fn weight(event_id: &str, user_id: &str) -> u64 {
-    let digest = token::digest(b"monitor-contact/pool-rank/v1", &[event_id, user_id]);
+/// The member each pick goes to (if anyone has room) and the pool as that pick saw it, in order.
+///
+/// Users in `present` who are in no pick's pool are ignored (the service answers for the filter's
+/// users, but the function trusts only its configuration). A user reported twice counts once, with
+/// the higher monitoring count.
+pub fn assign(picks: &[Pick<'_>], present: &[Present], max_monitors: u32) -> Vec<(Option<String>, PoolState)> {
+    let mut busy: HashMap<&str, u32> = HashMap::new();
+    for p in present {
+        let count = busy.entry(p.user_id.as_str()).or_insert(0);
+        *count = (*count).max(p.monitoring);
+    }
+    picks
+        .iter()
+        .map(|pick| {
+            let mut state = PoolState {
+                size: u32::try_from(pick.members.len()).unwrap_or(u32::MAX),
+                ..PoolState::default()
+            };
+            let mut best: Option<(u64, &str)> = None;
+            for member in pick.members {
+                let Some(&monitoring) = busy.get(member.as_str()) else {
+                    continue;
+                };
+                state.logged_in += 1;
+                if monitoring >= max_monitors {
+                    state.at_limit += 1;
+                    continue;
+                }
+                state.eligible += 1;
+                let candidate = (weight(pick.rank, member), member.as_str());
+                // Highest weight first; on a tie (2^-64), the smaller user ID.
+                if best.is_none_or(|(w, id)| candidate.0 > w || (candidate.0 == w && candidate.1 < id)) {
+                    best = Some(candidate);
+                }
+            }
+            let picked = best.map(|(_, id)| id.to_owned());
+            if let Some(id) = &picked
+                && let Some(count) = busy.get_mut(id.as_str())
+            {
+                *count += 1;
+            }
+            (picked, state)
+        })
+        .collect()
+}
+
+/// A member's rendezvous weight for a pick.
+pub fn weight(rank: Rank<'_>, user_id: &str) -> u64 {
+    let digest = match rank {
+        Rank::Monitor {
+            instance_id,
+            contact_id,
+            purpose,
+        } => token::digest(
+            b"monitor-contact/contact-pool-rank/v1",
+            &[instance_id, contact_id, purpose.as_str(), user_id],
+        ),
+        Rank::Event(event_id) => token::digest(b"monitor-contact/pool-rank/v1", &[event_id, user_id]),
+    };
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     u64::from_be_bytes(first)
+}
+
+/// GetCurrentUserData's answers, kept per instance for `USER_DATA_CACHE_SECONDS` so that a warm
+/// execution environment can serve its next batches without asking again. The monitors this
+/// environment starts are added to the kept answer; monitors that end, users who log in or out and
+/// other environments' monitors are not seen until it expires (see the README's trade).
+#[derive(Debug, Default)]
+pub struct Snapshots {
+    ttl: Duration,
+    kept: Mutex<HashMap<String, (Instant, Vec<Present>)>>,
+}
+
+impl Snapshots {
+    pub fn new(ttl: Duration) -> Snapshots {
+        Snapshots {
+            ttl,
+            kept: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The kept answer for `instance_id`, if it is younger than the time to live.
+    pub fn get(&self, instance_id: &str, now: Instant) -> Option<Vec<Present>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let kept = self.kept.lock().ok()?;
+        let (at, present) = kept.get(instance_id)?;
+        (now.saturating_duration_since(*at) < self.ttl).then(|| present.clone())
+    }
+
+    /// Keeps a fresh answer.
+    pub fn put(&self, instance_id: &str, now: Instant, present: &[Present]) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.insert(instance_id.to_owned(), (now, present.to_vec()));
+        }
+    }
+
+    /// Counts a monitor this environment started.
+    pub fn started(&self, instance_id: &str, user_id: &str) {
+        if let Ok(mut kept) = self.kept.lock()
+            && let Some((_, present)) = kept.get_mut(instance_id)
+            && let Some(user) = present.iter_mut().find(|p| p.user_id == user_id)
+        {
+            user.monitoring = user.monitoring.saturating_add(1);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +184,23 @@ mod tests {
 
     fn pool() -> Vec<String> {
         [A, B, C].map(str::to_owned).to_vec()
+    }
+
+    /// One pick for `event_id` over `pool`.
+    fn choose(event_id: &str, pool: &[String], present: &[Present], max: u32) -> (Option<String>, PoolState) {
+        let pick = Pick {
+            members: pool,
+            rank: Rank::Event(event_id),
+        };
+        assign(&[pick], present, max).remove(0)
+    }
+
+    fn contact(contact_id: &str) -> Rank<'_> {
+        Rank::Monitor {
+            instance_id: "i1",
+            contact_id,
+            purpose: Purpose::Qa,
+        }
     }
 
     fn free(users: &[&str]) -> Vec<Present> {
@@ -104,13 +217,135 @@ mod tests {
     /// delivery and its retry across a deployment.
     #[test]
     fn weight_vectors() {
-        assert_eq!(weight("ev-1", A), 0xb292_2f5c_ae1d_c351);
-        assert_eq!(weight("ev-1", B), 0x9464_6920_e8b0_ec17);
-        assert_eq!(weight("ev-2", C), 0xedf8_f841_fbe1_4ce2);
+        assert_eq!(weight(Rank::Event("ev-1"), A), 0xb292_2f5c_ae1d_c351);
+        assert_eq!(weight(Rank::Event("ev-1"), B), 0x9464_6920_e8b0_ec17);
+        assert_eq!(weight(Rank::Event("ev-2"), C), 0xedf8_f841_fbe1_4ce2);
         let all = free(&[A, B, C]);
         assert_eq!(choose("ev-1", &pool(), &all, 1).0.as_deref(), Some(A));
         assert_eq!(choose("ev-2", &pool(), &all, 1).0.as_deref(), Some(C));
         assert_eq!(choose("ev-3", &pool(), &all, 1).0.as_deref(), Some(B));
+    }
+
+    /// Pinned (computed independently in Python), as the event ranking.
+    #[test]
+    fn contact_weight_vectors() {
+        assert_eq!(weight(contact("c1"), A), 0x367a_eaa2_43a7_c4ae);
+        assert_eq!(weight(contact("c1"), B), 0x70e2_e930_328e_2053);
+        let escalation = Rank::Monitor {
+            instance_id: "i1",
+            contact_id: "c1",
+            purpose: Purpose::Escalation,
+        };
+        assert_eq!(weight(escalation, C), 0x57c4_a3b3_0fb6_9acd);
+    }
+
+    #[test]
+    fn a_batch_never_gives_anyone_more_than_the_limit() {
+        let members = pool();
+        let contacts: Vec<String> = (0..8).map(|n| format!("contact-{n}")).collect();
+        let picks: Vec<Pick<'_>> = contacts
+            .iter()
+            .map(|c| Pick {
+                members: &members,
+                rank: contact(c),
+            })
+            .collect();
+        // B already monitors one contact: with a limit of 2, room for 2 + 1 + 2 = 5.
+        let mut present = free(&[A, B, C]);
+        present[1].monitoring = 1;
+        let out = assign(&picks, &present, 2);
+        let picked: Vec<&str> = out.iter().filter_map(|(p, _)| p.as_deref()).collect();
+        assert_eq!(picked.len(), 5, "{out:?}");
+        for (member, room) in [(A, 2), (B, 1), (C, 2)] {
+            assert_eq!(picked.iter().filter(|p| **p == member).count(), room, "{member}");
+        }
+        // The rest get nobody, and their state says so.
+        for (picked, state) in &out[5..] {
+            assert_eq!((picked, state.eligible, state.at_limit), (&None, 0, 3));
+        }
+        // Each pick takes its own first choice among those with room left.
+        let (first, state) = &out[0];
+        let best = members
+            .iter()
+            .max_by_key(|m| weight(contact("contact-0"), m))
+            .map(String::as_str);
+        assert_eq!((first.as_deref(), state.eligible), (best, 3));
+        // The same batch and the same answer, the same assignment.
+        assert_eq!(assign(&picks, &present, 2), out);
+    }
+
+    #[test]
+    fn picks_from_different_pools_share_the_members_room() {
+        let global = pool();
+        let coaches = vec![A.to_owned()];
+        let picks = [
+            Pick {
+                members: &coaches,
+                rank: contact("c1"),
+            },
+            Pick {
+                members: &global,
+                rank: contact("c2"),
+            },
+            Pick {
+                members: &coaches,
+                rank: contact("c3"),
+            },
+        ];
+        let out = assign(&picks, &free(&[A, B]), 1);
+        assert_eq!(out[0].0.as_deref(), Some(A));
+        assert_eq!(out[1].0.as_deref(), Some(B), "A is taken, C is logged out");
+        assert_eq!(out[2].0, None, "the coach is busy with c1");
+        assert_eq!(
+            out[1].1,
+            PoolState {
+                size: 3,
+                logged_in: 2,
+                at_limit: 1,
+                eligible: 1
+            }
+        );
+    }
+
+    #[test]
+    fn contacts_spread_evenly_over_a_large_pool() {
+        let members: Vec<String> = (0..30).map(|i| format!("supervisor-{i:02}")).collect();
+        let ids: Vec<&str> = members.iter().map(String::as_str).collect();
+        let mut counts = vec![0u32; members.len()];
+        for n in 0..30_000 {
+            let contact_id = format!("contact-{n:08}");
+            let (picked, _) = assign(
+                &[Pick {
+                    members: &members,
+                    rank: contact(&contact_id),
+                }],
+                &free(&ids),
+                1,
+            )
+            .remove(0);
+            if let Some(index) = picked.and_then(|p| members.iter().position(|m| *m == p)) {
+                counts[index] += 1;
+            }
+        }
+        // 1,000 each, within 10%.
+        assert!(counts.iter().all(|c| (900..=1_100).contains(c)), "{counts:?}");
+    }
+
+    #[test]
+    fn snapshots_are_kept_for_their_time_and_count_local_starts() {
+        let now = Instant::now();
+        let off = Snapshots::new(Duration::ZERO);
+        off.put("i1", now, &free(&[A]));
+        assert_eq!(off.get("i1", now), None, "0 keeps nothing");
+        let kept = Snapshots::new(Duration::from_secs(5));
+        assert_eq!(kept.get("i1", now), None);
+        kept.put("i1", now, &free(&[A, B]));
+        kept.started("i1", A);
+        let later = now + Duration::from_secs(4);
+        let present = kept.get("i1", later).unwrap_or_default();
+        assert_eq!(present.iter().map(|p| p.monitoring).collect::<Vec<_>>(), [1, 0]);
+        assert_eq!(kept.get("i1", now + Duration::from_secs(5)), None, "expired");
+        assert_eq!(kept.get("i2", later), None, "per instance");
     }
 
     #[test]

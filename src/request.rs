@@ -1,14 +1,34 @@
-//! From the values an event supplied to one validated request: validation first (every field, before
-//! any network call), then the skip rules, then the policy (allow-lists, barge).
+//! From the values an event supplied to one decision: validation first (every field, before any
+//! network call), then the skip rules (the event's own, its age, QA rules and sampling), then the
+//! policy (allow-lists, barge), and the ClientToken. Pure: no I/O, the time is given.
 
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_connect::primitives::{DateTime, DateTimeFormat};
+
+use crate::calls::{ContactStatus, MonitorRequest};
 use crate::config::Config;
-use crate::connect::ContactStatus;
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{BOTH_INSTANCE_FIELDS, ContactRef, Field, Intent, Source};
 use crate::ids::{self, Capabilities};
 use crate::loose::Loose;
 use crate::outcome::SkipReason;
-use crate::{sample, token};
+use crate::pool::Rank;
+use crate::qa::Facts;
+use crate::sample;
+use crate::token::{self, Purpose};
+
+/// What an Amazon Connect contact event says about the contact, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactFacts {
+    pub event_type: String,
+    /// Upper case (published samples also spell `Voice`).
+    pub channel: String,
+    /// The agent's user ID, from `detail.agentInfo.agentArn`.
+    pub agent_id: Option<String>,
+    /// From `detail.queueInfo.queueArn`.
+    pub queue_id: Option<String>,
+}
 
 /// A request that passed validation. Skip rules and policy are not applied yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,42 +44,65 @@ pub struct Validated {
     /// Given explicitly by a direct invocation or custom event.
     pub client_token: Option<String>,
     pub initiation_method: Option<String>,
-    /// Amazon Connect contact events only: (event type, channel).
-    pub contact_event: Option<(String, String)>,
+    /// Amazon Connect contact events only.
+    pub contact_event: Option<ContactFacts>,
     /// Contact Lens rule events only: the rule that matched.
     pub rule_name: Option<String>,
+    /// EventBridge events: when the event happened.
+    pub event_time: Option<SystemTime>,
 }
 
-/// The MonitorContact call to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MonitorRequest {
-    pub instance_id: String,
-    pub contact_id: String,
-    pub user_id: String,
-    pub capabilities: Capabilities,
-    pub client_token: String,
+/// Which pool a supervisor is picked from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PoolRef {
+    /// `SUPERVISOR_POOL_USER_IDS`.
+    Global,
+    /// The `supervisors` of the QA rule at this position.
+    Rule(usize),
+}
+
+impl PoolRef {
+    /// The pool's members.
+    pub fn members(self, config: &Config) -> &[String] {
+        match self {
+            PoolRef::Global => &config.supervisor_pool,
+            PoolRef::Rule(index) => config
+                .qa_rules
+                .get(index)
+                .and_then(|rule| rule.supervisors.as_deref())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Who will monitor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Supervisor {
     /// Named by the event, or the default supervisor.
     Named(String),
-    /// To be picked from `SUPERVISOR_POOL_USER_IDS` (see `pool`).
-    Pool,
+    /// To be picked from a pool (see `pool`).
+    Pool(PoolRef),
 }
 
-/// A contact to monitor, decided in process: everything the MonitorContact call needs except,
-/// for a pool pick, the user.
+/// A contact to monitor, decided in process: everything the MonitorContact call needs except, for a
+/// pool pick, the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    pub source: Source,
     pub event_id: String,
     pub instance_id: String,
     pub contact_id: String,
     pub supervisor: Supervisor,
     pub capabilities: Capabilities,
-    /// Given by the event, or derived: with the user for a named supervisor, without it for the pool.
+    /// Given by the event, or derived (see `token`).
     pub client_token: String,
+    /// Connect's own events: the token names the monitor (instance, contact, and the user or the
+    /// purpose), so every event about the contact shares it.
+    pub contact_scoped: bool,
+    /// The Contact Lens rule that asked for the supervisor (escalations).
+    pub rule_name: Option<String>,
+    /// The QA rule that decided (contact events under `QA_RULES`).
+    pub qa_rule: Option<String>,
 }
 
 impl Target {
@@ -73,12 +116,44 @@ impl Target {
             client_token: self.client_token.clone(),
         }
     }
+
+    /// Why a pool-picked supervisor listens, for Connect's own events.
+    pub fn purpose(&self) -> Option<Purpose> {
+        match self.source {
+            Source::ContactEvent => Some(Purpose::Qa),
+            Source::ContactLens => Some(Purpose::Escalation),
+            Source::ContactFlow | Source::CustomEvent | Source::Direct => None,
+        }
+    }
+
+    /// How a pool pick for this target ranks the members: by the monitor for Connect's own events,
+    /// by the event otherwise (as the token).
+    pub fn rank(&self) -> Rank<'_> {
+        match (self.contact_scoped, self.purpose()) {
+            (true, Some(purpose)) => Rank::Monitor {
+                instance_id: &self.instance_id,
+                contact_id: &self.contact_id,
+                purpose,
+            },
+            _ => Rank::Event(&self.event_id),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Monitor(Target),
-    Skip(SkipReason),
+    /// Nothing to do; `qa_rule` names the QA rule that decided, if one did.
+    Skip {
+        reason: SkipReason,
+        qa_rule: Option<String>,
+    },
+}
+
+impl Decision {
+    fn skip(reason: SkipReason) -> Decision {
+        Decision::Skip { reason, qa_rule: None }
+    }
 }
 
 fn string(field: &Field) -> Result<Option<&str>, MonitorError> {
@@ -108,6 +183,33 @@ fn checked(
 ) -> Result<String, MonitorError> {
     rule(field.path, value, max).map_err(MonitorError::invalid)?;
     Ok(value.to_owned())
+}
+
+/// Reads an ARN of a resource of an instance: the instance and the resource's ID.
+type ArnReader = fn(&str, &str) -> Result<(ids::Instance, String), String>;
+
+/// The ID in an optional ARN field of a contact event (`detail.agentInfo.agentArn`, ...).
+fn arn_id(field: &Field, read: ArnReader) -> Result<Option<String>, MonitorError> {
+    match string(field)? {
+        None => Ok(None),
+        Some(arn) => Ok(Some(read(field.path, arn).map_err(MonitorError::invalid)?.1)),
+    }
+}
+
+/// An EventBridge `time`: an RFC 3339 date-time such as `2026-11-22T10:00:00Z`.
+fn event_time(field: &Field) -> Result<Option<SystemTime>, MonitorError> {
+    let Some(text) = string(field)? else {
+        return Ok(None);
+    };
+    let time = DateTime::from_str(text, DateTimeFormat::DateTimeWithOffset).map_err(|_| {
+        MonitorError::invalid(format!(
+            "{} must be an RFC 3339 date-time such as 2026-11-22T10:00:00Z",
+            field.path
+        ))
+    })?;
+    SystemTime::try_from(time)
+        .map(Some)
+        .map_err(|_| MonitorError::invalid(format!("{} is out of range", field.path)))
 }
 
 /// Validates every field the event supplied.
@@ -197,10 +299,16 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
         None => None,
     };
     let contact_event = match &intent.contact_event {
-        Some(state) => Some((
-            required(&state.event_type)?.to_owned(),
-            required(&state.channel)?.to_owned(),
-        )),
+        Some(state) => Some(ContactFacts {
+            event_type: required(&state.event_type)?.to_owned(),
+            channel: required(&state.channel)?.to_ascii_uppercase(),
+            agent_id: arn_id(&state.agent, ids::agent_arn)?,
+            queue_id: arn_id(&state.queue, ids::queue_arn)?,
+        }),
+        None => None,
+    };
+    let event_time = match &intent.event_time {
+        Some(field) => event_time(field)?,
         None => None,
     };
     Ok(Validated {
@@ -214,12 +322,14 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
         initiation_method,
         contact_event,
         rule_name,
+        event_time,
     })
 }
 
-/// The live contact check (`VERIFY_CONTACT`): why DescribeContact's answer means the contact is
-/// not to be monitored, if it does. An ended contact first, then a monitor, then the channel
-/// (`MONITORED_CHANNELS`, for every source: a direct request for a task would only fail).
+/// The live contact check (`VERIFY_CONTACT`, and after a MonitorContact failure on the automatic
+/// paths): why DescribeContact's answer means the contact is not to be monitored, if it does. An
+/// ended contact first, then a monitor, then the channel (`MONITORED_CHANNELS`, for every source: a
+/// direct request for a task would only fail).
 pub fn live_check(status: &ContactStatus, config: &Config) -> Option<SkipReason> {
     if status.ended {
         return Some(SkipReason::ContactEnded);
@@ -236,26 +346,62 @@ pub fn live_check(status: &ContactStatus, config: &Config) -> Option<SkipReason>
 /// Most characters of a Contact Lens rule name kept for logs and outputs.
 pub const MAX_RULE_NAME: usize = 256;
 
+/// Whether an event that happened at `time` is too old at `now` (a time in the future, clock skew,
+/// is not).
+pub fn too_old(time: SystemTime, now: SystemTime, max_age: Duration) -> bool {
+    now.duration_since(time).is_ok_and(|age| age > max_age)
+}
+
 impl Validated {
-    /// Applies the skip rules, then the policy, and derives the ClientToken.
+    /// Applies the skip rules, then the policy, and derives the ClientToken. `now` is the time the
+    /// event's age is measured at.
     ///
     /// Skips come first: an event that would not start monitoring is skipped even when it names a
     /// supervisor who is not allowed. The MONITOR rule applies to every source that reports the
     /// initiation method (contact events and contact flows): monitoring creates a contact of its
-    /// own, and acting on it would start a monitor of the monitor.
-    pub fn decide(&self, config: &Config) -> Result<Decision, MonitorError> {
+    /// own, and acting on it would start a monitor of the monitor. Then the contact event's type
+    /// and channel, the event's age (any EventBridge event), and for contact events the QA rules or
+    /// `SAMPLE_PERCENT`.
+    pub fn decide(&self, config: &Config, now: SystemTime) -> Result<Decision, MonitorError> {
         if self.initiation_method.as_deref() == Some("MONITOR") {
-            return Ok(Decision::Skip(SkipReason::MonitorContact));
+            return Ok(Decision::skip(SkipReason::MonitorContact));
         }
-        if let Some((event_type, channel)) = &self.contact_event {
-            if !config.trigger_event_types.contains(event_type) {
-                return Ok(Decision::Skip(SkipReason::NotATriggerEvent));
+        if let Some(facts) = &self.contact_event {
+            if !config.trigger_event_types.contains(&facts.event_type) {
+                return Ok(Decision::skip(SkipReason::NotATriggerEvent));
             }
-            if !config.monitored_channels.contains(channel) {
-                return Ok(Decision::Skip(SkipReason::ChannelNotMonitored));
+            if !config.monitored_channels.contains(&facts.channel) {
+                return Ok(Decision::skip(SkipReason::ChannelNotMonitored));
             }
-            if !sample::sampled(&self.contact_id, config.sample_percent) {
-                return Ok(Decision::Skip(SkipReason::NotSampled));
+        }
+        if let (Some(max_age), Some(time)) = (config.max_event_age, self.event_time)
+            && too_old(time, now, max_age)
+        {
+            return Ok(Decision::skip(SkipReason::EventTooOld));
+        }
+        let mut qa_rule = None;
+        if let Some(facts) = &self.contact_event {
+            if config.qa_rules.is_empty() {
+                if !sample::sampled(&self.contact_id, config.sample_percent) {
+                    return Ok(Decision::skip(SkipReason::NotSampled));
+                }
+            } else {
+                let facts = Facts {
+                    agent: facts.agent_id.as_deref(),
+                    queue: facts.queue_id.as_deref(),
+                    channel: &facts.channel,
+                };
+                let Some(index) = config.qa_rules.iter().position(|rule| rule.matches(&facts)) else {
+                    return Ok(Decision::skip(SkipReason::NoMatchingRule));
+                };
+                let rule = &config.qa_rules[index];
+                if !sample::sampled(&self.contact_id, rule.percent) {
+                    return Ok(Decision::Skip {
+                        reason: SkipReason::NotSampled,
+                        qa_rule: Some(rule.name.clone()),
+                    });
+                }
+                qa_rule = Some(index);
             }
         }
         if !config.instance_allowed(&self.instance_id) {
@@ -264,11 +410,13 @@ impl Validated {
                 format!("instance {} is not in ALLOWED_INSTANCE_IDS", self.instance_id),
             ));
         }
-        let supervisor = match (&self.user_id, &config.default_supervisor) {
-            (Some(u), _) => Supervisor::Named(u.clone()),
-            (None, _) if !config.supervisor_pool.is_empty() => Supervisor::Pool,
-            (None, Some(u)) => Supervisor::Named(u.clone()),
-            (None, None) => {
+        let rule_pool = qa_rule.filter(|&index| config.qa_rules[index].supervisors.is_some());
+        let supervisor = match (&self.user_id, rule_pool, &config.default_supervisor) {
+            (Some(u), _, _) => Supervisor::Named(u.clone()),
+            (None, Some(index), _) => Supervisor::Pool(PoolRef::Rule(index)),
+            (None, None, _) if !config.supervisor_pool.is_empty() => Supervisor::Pool(PoolRef::Global),
+            (None, None, Some(u)) => Supervisor::Named(u.clone()),
+            (None, None, None) => {
                 return Err(MonitorError::invalid(
                     "the event names no supervisor and neither DEFAULT_SUPERVISOR_USER_ID nor SUPERVISOR_POOL_USER_IDS is set: name one in the event (UserId, or the SupervisorUserId parameter of a contact flow) or configure a default or a pool",
                 ));
@@ -291,21 +439,32 @@ impl Validated {
                 "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
             ));
         }
-        let client_token = match (&self.client_token, &supervisor) {
-            (Some(t), _) => t.clone(),
-            (None, Supervisor::Named(user_id)) => {
-                token::client_token(&self.event_id, &self.instance_id, &self.contact_id, user_id)
-            }
-            (None, Supervisor::Pool) => token::pool_token(&self.event_id, &self.instance_id, &self.contact_id),
-        };
-        Ok(Decision::Monitor(Target {
+        let mut target = Target {
+            source: self.source,
             event_id: self.event_id.clone(),
             instance_id: self.instance_id.clone(),
             contact_id: self.contact_id.clone(),
             supervisor,
             capabilities,
-            client_token,
-        }))
+            client_token: String::new(),
+            contact_scoped: self.client_token.is_none() && self.source.is_automatic(),
+            rule_name: self.rule_name.clone(),
+            qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
+        };
+        target.client_token = match (&self.client_token, &target.supervisor, target.purpose()) {
+            (Some(t), _, _) => t.clone(),
+            (None, Supervisor::Named(user_id), Some(_)) => {
+                token::contact_token(&self.instance_id, &self.contact_id, user_id)
+            }
+            (None, Supervisor::Pool(_), Some(purpose)) => {
+                token::contact_pool_token(&self.instance_id, &self.contact_id, purpose)
+            }
+            (None, Supervisor::Named(user_id), None) => {
+                token::client_token(&self.event_id, &self.instance_id, &self.contact_id, user_id)
+            }
+            (None, Supervisor::Pool(_), None) => token::pool_token(&self.event_id, &self.instance_id, &self.contact_id),
+        };
+        Ok(Decision::Monitor(target))
     }
 }
 
@@ -313,6 +472,7 @@ impl Validated {
 mod tests {
     use super::*;
     use crate::event;
+    use std::time::Duration;
 
     const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
     const OTHER: &str = "5a1e5000-0000-4000-8000-000000000002";
@@ -330,8 +490,25 @@ mod tests {
         }
     }
 
+    /// The time the events' age is measured at: 2026-11-18T18:41:00Z, a minute after the test events'
+    /// `time`.
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_027_260)
+    }
+
+    fn read(json: &str) -> Result<Intent, MonitorError> {
+        match event::read(json, "req-1")? {
+            event::Payload::Single(intent) => Ok(*intent),
+            other => panic!("{json}: not a single event: {other:?}"),
+        }
+    }
+
     fn run(json: &str, config: &Config) -> Result<Decision, MonitorError> {
-        validate(&event::read(json, "req-1")?, config)?.decide(config)
+        validate(&read(json)?, config)?.decide(config, now())
+    }
+
+    fn skip(reason: SkipReason) -> Result<Decision, MonitorError> {
+        Ok(Decision::Skip { reason, qa_rule: None })
     }
 
     fn direct(fields: &str) -> String {
@@ -350,7 +527,7 @@ mod tests {
         let target = target(json, config);
         match &target.supervisor {
             Supervisor::Named(user) => target.request(user.clone()),
-            Supervisor::Pool => panic!("{json}: a pool pick"),
+            Supervisor::Pool(_) => panic!("{json}: a pool pick"),
         }
     }
 
@@ -395,18 +572,22 @@ mod tests {
         let c = config(&[]);
         assert_eq!(
             run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
-            Ok(Decision::Skip(SkipReason::NotATriggerEvent))
+            skip(SkipReason::NotATriggerEvent)
         );
         assert_eq!(
             run(&contact_event("CONNECTED_TO_AGENT", "TASK", "API"), &c),
-            Ok(Decision::Skip(SkipReason::ChannelNotMonitored))
+            skip(SkipReason::ChannelNotMonitored)
         );
         assert_eq!(
             run(&contact_event("CONNECTED_TO_AGENT", "VOICE", "MONITOR"), &c),
-            Ok(Decision::Skip(SkipReason::MonitorContact))
+            skip(SkipReason::MonitorContact)
         );
         let r = monitor(&contact_event("CONNECTED_TO_AGENT", "CHAT", "INBOUND"), &c);
-        assert_eq!(r.client_token, token::client_token("ev-1", INST, CONTACT, SUP));
+        assert_eq!(
+            r.client_token,
+            token::contact_token(INST, CONTACT, SUP),
+            "the monitor's token, not the event's"
+        );
         let c = config(&[("TRIGGER_EVENT_TYPES", "QUEUED"), ("MONITORED_CHANNELS", "VOICE")]);
         assert!(matches!(
             run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
@@ -414,7 +595,7 @@ mod tests {
         ));
         assert_eq!(
             run(&contact_event("QUEUED", "CHAT", "INBOUND"), &c),
-            Ok(Decision::Skip(SkipReason::ChannelNotMonitored))
+            skip(SkipReason::ChannelNotMonitored)
         );
     }
 
@@ -430,7 +611,7 @@ mod tests {
         ));
         assert_eq!(
             run(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &left),
-            Ok(Decision::Skip(SkipReason::NotSampled))
+            skip(SkipReason::NotSampled)
         );
         // INITIATED as a trigger: the same contact gets the same answer.
         let left_initiated = config(&[
@@ -439,7 +620,7 @@ mod tests {
         ]);
         assert_eq!(
             run(&contact_event("INITIATED", "VOICE", "INBOUND"), &left_initiated),
-            Ok(Decision::Skip(SkipReason::NotSampled))
+            skip(SkipReason::NotSampled)
         );
         // Direct requests and contact flows name their contact on purpose: never sampled out.
         let none = config(&[("SAMPLE_PERCENT", "0")]);
@@ -471,12 +652,12 @@ mod tests {
         };
         let c = pool(&[]);
         let t = target(&direct(""), &c);
-        assert_eq!(t.supervisor, Supervisor::Pool);
+        assert_eq!(t.supervisor, Supervisor::Pool(PoolRef::Global));
         assert_eq!(t.client_token, token::pool_token("e1", INST, CONTACT));
         assert_eq!(t.request("p2".into()).client_token, t.client_token, "whoever is picked");
         // Contact Lens escalations and contact events without a supervisor too.
         let t = target(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &c);
-        assert_eq!(t.supervisor, Supervisor::Pool);
+        assert_eq!(t.supervisor, Supervisor::Pool(PoolRef::Global));
         // A named supervisor keeps the core's rule; pool members are allowed, others are not.
         let r = monitor(&direct(r#""UserId":"p1","#), &c);
         assert_eq!(r.client_token, token::client_token("e1", INST, CONTACT, "p1"));
@@ -488,11 +669,14 @@ mod tests {
         assert_eq!(monitor(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).user_id, OTHER);
         // An explicit ClientToken is used as given.
         let t = target(&direct(r#""ClientToken":"mine-1","#), &c);
-        assert_eq!((t.supervisor, t.client_token.as_str()), (Supervisor::Pool, "mine-1"));
+        assert_eq!(
+            (t.supervisor, t.client_token.as_str()),
+            (Supervisor::Pool(PoolRef::Global), "mine-1")
+        );
         // Skips still come first.
         assert_eq!(
             run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
-            Ok(Decision::Skip(SkipReason::NotATriggerEvent))
+            skip(SkipReason::NotATriggerEvent)
         );
     }
 
@@ -532,7 +716,7 @@ mod tests {
         let c = config(&[("ALLOWED_INSTANCE_IDS", "some-other-instance")]);
         assert_eq!(
             run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
-            Ok(Decision::Skip(SkipReason::NotATriggerEvent))
+            skip(SkipReason::NotATriggerEvent)
         );
         assert_eq!(
             fails(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &c).kind,
@@ -599,12 +783,11 @@ mod tests {
         let instance_arn = format!("arn:aws:connect:us-east-1:111122223333:instance/{INST}");
         let arn = format!("{instance_arn}/contact/{CONTACT}");
         let json = contact_lens(&arn, &instance_arn, "Customer upset");
-        let v =
-            validate(&event::read(&json, "r").unwrap_or_else(|e| panic!("{e}")), &c).unwrap_or_else(|e| panic!("{e}"));
+        let v = validate(&read(&json).unwrap_or_else(|e| panic!("{e}")), &c).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((v.instance_id.as_str(), v.contact_id.as_str()), (INST, CONTACT));
         assert_eq!(v.rule_name.as_deref(), Some("Customer upset"));
         let r = monitor(&json, &c);
-        assert_eq!(r.client_token, token::client_token("cl-1", INST, CONTACT, SUP));
+        assert_eq!(r.client_token, token::contact_token(INST, CONTACT, SUP));
         // Escalations are never sampled out.
         assert!(matches!(
             run(&json, &config(&[("SAMPLE_PERCENT", "0")])),
@@ -727,23 +910,273 @@ mod tests {
         );
         assert_eq!(r.client_token, token::client_token("flow-1", INST, CONTACT, SUP));
         assert_eq!(r.capabilities, Capabilities::SilentMonitor);
-        let e = fails(&flow("INBOUND", r#""AllowedMonitorCapabilities":"""#), &c);
-        assert!(
-            e.message
-                .contains("Details.Parameters.AllowedMonitorCapabilities must not be empty"),
-            "{e}"
-        );
-        let e = fails(&flow("INBOUND", r#""SupervisorUserId":"""#), &c);
-        assert!(
-            e.message
-                .contains("Details.Parameters.SupervisorUserId must not be empty"),
-            "{e}"
+        // Parameters filled from unset contact attributes arrive empty: the defaults apply.
+        let r = monitor(
+            &flow(
+                "INBOUND",
+                r#""AllowedMonitorCapabilities":"","SupervisorUserId":"","EventId":"""#,
+            ),
+            &c,
         );
         assert_eq!(
-            run(&flow("MONITOR", ""), &c),
-            Ok(Decision::Skip(SkipReason::MonitorContact))
+            (r.user_id.as_str(), r.capabilities, r.client_token),
+            (
+                SUP,
+                Capabilities::SilentMonitor,
+                token::client_token(CONTACT, INST, CONTACT, SUP)
+            )
         );
+        // Direct invocations keep empty values as errors.
+        let e = fails(&direct(r#""UserId":"","#), &c);
+        assert!(e.message.contains("UserId must not be empty"), "{e}");
+        let e = fails(&direct(r#""AllowedMonitorCapabilities":"","#), &c);
+        assert!(
+            e.message.contains("AllowedMonitorCapabilities must not be empty"),
+            "{e}"
+        );
+        assert_eq!(run(&flow("MONITOR", ""), &c), skip(SkipReason::MonitorContact));
         let e = fails(&flow("INBOUND", &format!(r#""SupervisorUserId":"{OTHER}""#)), &c);
         assert_eq!(e.kind, ErrorKind::SupervisorNotAllowed);
+    }
+
+    fn contact_event_with(event_type: &str, extra: &str) -> String {
+        format!(
+            r#"{{"version":"0","id":"ev-{event_type}","detail-type":"Amazon Connect Contact Event","source":"aws.connect",
+            "time":"2026-11-18T18:40:00Z",
+            "detail":{{"eventType":"{event_type}","channel":"VOICE","initiationMethod":"INBOUND","contactId":"{CONTACT}",
+            "instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}"{extra}}}}}"#
+        )
+    }
+
+    fn pool_config(extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2")];
+        vars.extend_from_slice(extra);
+        match Config::from_lookup("us-east-1", |n| {
+            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+        }) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn connects_own_events_share_one_token_per_monitor() {
+        let c = config(&[("TRIGGER_EVENT_TYPES", "INITIATED,CONNECTED_TO_AGENT")]);
+        let initiated = target(&contact_event_with("INITIATED", ""), &c);
+        let connected = target(&contact_event_with("CONNECTED_TO_AGENT", ""), &c);
+        assert_ne!(initiated.event_id, connected.event_id);
+        assert_eq!(
+            initiated.client_token, connected.client_token,
+            "one monitor for the contact"
+        );
+        assert_eq!(initiated.client_token, token::contact_token(INST, CONTACT, SUP));
+        assert!(initiated.contact_scoped);
+        // Two Contact Lens rules on one contact: one token, and the same as QA's for the same user.
+        let arn = format!("arn:aws:connect:us-east-1:111122223333:instance/{INST}/contact/{CONTACT}");
+        let upset = target(&contact_lens(&arn, "", "upset").replace(r#","instanceArn":"""#, ""), &c);
+        let manager = target(
+            &contact_lens(&arn, "", "manager")
+                .replace(r#","instanceArn":"""#, "")
+                .replace("cl-1", "cl-2"),
+            &c,
+        );
+        assert_eq!(upset.client_token, manager.client_token);
+        assert_eq!(upset.client_token, initiated.client_token);
+        // With a pool: one pool-picked monitor per purpose.
+        let p = pool_config(&[]);
+        let qa = target(&contact_event_with("CONNECTED_TO_AGENT", ""), &p);
+        let escalation = target(&contact_lens(&arn, "", "upset").replace(r#","instanceArn":"""#, ""), &p);
+        assert_eq!(qa.client_token, token::contact_pool_token(INST, CONTACT, Purpose::Qa));
+        assert_eq!(
+            escalation.client_token,
+            token::contact_pool_token(INST, CONTACT, Purpose::Escalation)
+        );
+        assert_eq!(
+            qa.rank(),
+            Rank::Monitor {
+                instance_id: INST,
+                contact_id: CONTACT,
+                purpose: Purpose::Qa
+            }
+        );
+        // Custom events and direct requests keep the event's token, and rank by the event.
+        let direct_pool = target(&direct(""), &p);
+        assert_eq!(direct_pool.client_token, token::pool_token("e1", INST, CONTACT));
+        assert_eq!(direct_pool.rank(), Rank::Event("e1"));
+        assert!(!direct_pool.contact_scoped);
+        let custom = format!(
+            r#"{{"id":"ev-9","detail-type":"QA","source":"qa","time":"2026-11-18T18:40:00Z","detail":{{"InstanceId":"{INST}","ContactId":"{CONTACT}"}}}}"#
+        );
+        assert_eq!(
+            target(&custom, &c).client_token,
+            token::client_token("ev-9", INST, CONTACT, SUP)
+        );
+    }
+
+    #[test]
+    fn events_too_old_are_skipped_before_any_call() {
+        // now() is 2026-11-18T18:41:00Z: the samples' events are a minute old.
+        let at = |time: &str| contact_event_with("CONNECTED_TO_AGENT", "").replace("2026-11-18T18:40:00Z", time);
+        let c = config(&[("MAX_EVENT_AGE_SECONDS", "60")]);
+        assert!(
+            matches!(run(&at("2026-11-18T18:40:00Z"), &c), Ok(Decision::Monitor(_))),
+            "exactly the limit"
+        );
+        assert_eq!(run(&at("2026-11-18T18:39:59Z"), &c), skip(SkipReason::EventTooOld));
+        assert!(
+            matches!(run(&at("2026-11-18T18:45:00Z"), &c), Ok(Decision::Monitor(_))),
+            "a time in the future (clock skew) is not too old"
+        );
+        assert!(matches!(
+            run(&at("2026-11-18T18:40:00.500+00:00"), &c),
+            Ok(Decision::Monitor(_))
+        ));
+        let off = config(&[("MAX_EVENT_AGE_SECONDS", "0")]);
+        assert!(matches!(
+            run(&at("2000-01-01T00:00:00Z"), &off),
+            Ok(Decision::Monitor(_))
+        ));
+        // The default is 300 s, and it covers every EventBridge source.
+        let defaults = config(&[]);
+        assert_eq!(
+            run(&at("2026-11-18T18:35:59Z"), &defaults),
+            skip(SkipReason::EventTooOld)
+        );
+        let custom = |time: &str| {
+            format!(
+                r#"{{"id":"ev-9","detail-type":"QA","source":"qa","time":"{time}","detail":{{"InstanceId":"{INST}","ContactId":"{CONTACT}"}}}}"#
+            )
+        };
+        assert_eq!(
+            run(&custom("2026-11-18T18:30:00Z"), &defaults),
+            skip(SkipReason::EventTooOld)
+        );
+        // The event's own skip rules come first; sampling and policy after.
+        let queued = at("2000-01-01T00:00:00Z").replace("CONNECTED_TO_AGENT", "QUEUED");
+        assert_eq!(run(&queued, &defaults), skip(SkipReason::NotATriggerEvent));
+        let elsewhere = config(&[("ALLOWED_INSTANCE_IDS", "other")]);
+        assert_eq!(
+            run(&at("2000-01-01T00:00:00Z"), &elsewhere),
+            skip(SkipReason::EventTooOld)
+        );
+        // A time that is not one is an error naming the field; a missing one has no age.
+        let e = fails(&at("yesterday"), &defaults);
+        assert!(e.message.contains("time must be an RFC 3339 date-time"), "{e}");
+        let untimed = at("x").replace(r#""time":"x","#, "");
+        assert!(matches!(run(&untimed, &defaults), Ok(Decision::Monitor(_))));
+    }
+
+    #[test]
+    fn channels_in_any_case_and_agent_and_queue_arns() {
+        let c = config(&[("MONITORED_CHANNELS", "VOICE")]);
+        let voice = contact_event_with("CONNECTED_TO_AGENT", "").replace("\"VOICE\"", "\"Voice\"");
+        assert!(matches!(run(&voice, &c), Ok(Decision::Monitor(_))));
+        let chat = voice.replace("\"Voice\"", "\"chat\"");
+        assert_eq!(run(&chat, &c), skip(SkipReason::ChannelNotMonitored));
+        let arns = format!(
+            r#","agentInfo":{{"agentArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent/{SUP}"}},
+            "queueInfo":{{"queueArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/queue/q-1"}}"#
+        );
+        let v = validate(
+            &read(&contact_event_with("CONNECTED_TO_AGENT", &arns)).unwrap_or_else(|e| panic!("{e}")),
+            &c,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let facts = v.contact_event.unwrap_or_else(|| panic!("facts"));
+        assert_eq!(
+            (facts.agent_id.as_deref(), facts.queue_id.as_deref()),
+            (Some(SUP), Some("q-1"))
+        );
+        let bad = contact_event_with("CONNECTED_TO_AGENT", r#","agentInfo":{"agentArn":"+15551234567"}"#);
+        let e = fails(&bad, &c);
+        assert!(
+            e.message
+                .contains("detail.agentInfo.agentArn must be an Amazon Connect agent ARN")
+                && !e.message.contains("555"),
+            "{e}"
+        );
+    }
+
+    fn qa_config(rules: &str, extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", rules)];
+        vars.extend_from_slice(extra);
+        match Config::from_lookup("us-east-1", |n| {
+            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+        }) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn qa_rules_decide_for_contact_events_only() {
+        let agent = |id: &str| {
+            format!(
+                r#","agentInfo":{{"agentArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent/{id}"}}"#
+            )
+        };
+        let rules = r#"[
+            {"name": "new-hires", "agents": ["a-new"], "percent": 100, "supervisors": ["coach"]},
+            {"name": "nobody", "agents": ["a-none"], "percent": 0},
+            {"name": "the-rest-of-voice", "channels": ["voice"], "percent": 100}
+        ]"#;
+        let c = qa_config(rules, &[]);
+        let new_hire = target(&contact_event_with("CONNECTED_TO_AGENT", &agent("a-new")), &c);
+        assert_eq!(new_hire.qa_rule.as_deref(), Some("new-hires"));
+        assert_eq!(
+            new_hire.supervisor,
+            Supervisor::Pool(PoolRef::Rule(0)),
+            "the rule's own pool"
+        );
+        assert_eq!(PoolRef::Rule(0).members(&c), ["coach".to_owned()]);
+        assert_eq!(
+            new_hire.client_token,
+            token::contact_pool_token(INST, CONTACT, Purpose::Qa)
+        );
+        let other = target(&contact_event_with("CONNECTED_TO_AGENT", &agent("a-old")), &c);
+        assert_eq!(other.qa_rule.as_deref(), Some("the-rest-of-voice"));
+        assert_eq!(
+            other.supervisor,
+            Supervisor::Pool(PoolRef::Global),
+            "the function's pool"
+        );
+        assert_eq!(
+            run(&contact_event_with("CONNECTED_TO_AGENT", &agent("a-none")), &c),
+            Ok(Decision::Skip {
+                reason: SkipReason::NotSampled,
+                qa_rule: Some("nobody".into())
+            }),
+            "percent 0: the rule decides, the next is not tried"
+        );
+        let chat = contact_event_with("CONNECTED_TO_AGENT", &agent("a-old")).replace("\"VOICE\"", "\"CHAT\"");
+        assert_eq!(run(&chat, &c), skip(SkipReason::NoMatchingRule));
+        // The coach is an allowed supervisor; escalations, flows and direct requests ignore the rules.
+        assert!(c.supervisor_allowed("coach"));
+        let arn = format!("arn:aws:connect:us-east-1:111122223333:instance/{INST}/contact/{CONTACT}");
+        let escalation = target(&contact_lens(&arn, "", "upset").replace(r#","instanceArn":"""#, ""), &c);
+        assert_eq!(
+            (escalation.qa_rule, escalation.supervisor),
+            (None, Supervisor::Pool(PoolRef::Global))
+        );
+        assert_eq!(target(&direct(""), &c).qa_rule, None);
+        // Sampled per contact, as SAMPLE_PERCENT: the same answer for every event of the contact.
+        let bucket = sample::bucket(CONTACT);
+        let rules = format!(r#"[{{"name": "some", "percent": {bucket}}}]"#);
+        let c = qa_config(&rules, &[("TRIGGER_EVENT_TYPES", "INITIATED,CONNECTED_TO_AGENT")]);
+        for event_type in ["INITIATED", "CONNECTED_TO_AGENT"] {
+            assert_eq!(
+                run(&contact_event_with(event_type, ""), &c),
+                Ok(Decision::Skip {
+                    reason: SkipReason::NotSampled,
+                    qa_rule: Some("some".into())
+                })
+            );
+        }
+        let rules = format!(r#"[{{"name": "some", "percent": {}}}]"#, bucket + 1);
+        let c = qa_config(&rules, &[]);
+        assert!(matches!(
+            run(&contact_event_with("CONNECTED_TO_AGENT", ""), &c),
+            Ok(Decision::Monitor(_))
+        ));
     }
 }

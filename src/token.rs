@@ -1,4 +1,19 @@
-//! The deterministic ClientTokens.
+//! The deterministic ClientTokens: what makes a retry, a redelivery or a sibling event replay a
+//! monitor instead of starting a second one.
+//!
+//! Two scopes. For Amazon Connect's own events (contact events, Contact Lens rule matches: the
+//! automatic paths) the unit is the contact: the token names the monitor it stands for, not the event,
+//! so that any number of events about one contact (INITIATED then CONNECTED_TO_AGENT, two Contact Lens
+//! rules, redeliveries) attach at most one monitor per named supervisor and at most one pool-picked
+//! monitor per [`Purpose`]:
+//!
+//! - [`contact_token`] for a named (default) supervisor: `mcc1-` and the hash below over domain
+//!   `"monitor-contact/contact-token/v1"` and (instance ID, contact ID, user ID);
+//! - [`contact_pool_token`] for a pool pick: `mccp1-` over domain
+//!   `"monitor-contact/contact-pool-token/v1"` and (instance ID, contact ID, purpose).
+//!
+//! Contact flows, direct invocations and custom EventBridge events name the event on purpose (a caller
+//! that sends a new event means a new monitor), so their tokens derive from the event ID:
 //!
 //! A supervisor named by the event or the configuration gets [`client_token`]: `mc1-` followed by the
 //! lower-case hex SHA-256 of
@@ -14,13 +29,50 @@
 //! monitor, someone logged out) then sends the same token for another user, and Connect refuses that
 //! second monitor with IdempotencyException instead of attaching a second supervisor.
 //!
-//! 68 and 69 characters. The length prefixes make the encoding unambiguous (no two different tuples
+//! 68, 69, 69 and 70 characters. The length prefixes make the encoding unambiguous (no two different tuples
 //! hash the same bytes), the domain strings and the versioned prefixes keep the two kinds apart from
 //! each other and from any other use of the same IDs. The same inputs give the same token on every
 //! retry, cold start and release: the test vectors below pin them, and changing one would let a retry
 //! that straddles a deployment attach a supervisor twice.
 
 use sha2::{Digest, Sha256};
+
+/// Why a pool-picked supervisor listens to a contact: one pool-picked monitor per purpose and
+/// contact, so a QA reviewer and an escalation supervisor may both listen, two escalations never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// Automatic QA monitoring (Amazon Connect contact events).
+    Qa,
+    /// Escalation on a Contact Lens real-time rule match.
+    Escalation,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Qa => "qa",
+            Purpose::Escalation => "escalation",
+        }
+    }
+}
+
+/// The ClientToken of the monitor by `user_id` on a contact, for Connect's own events.
+pub fn contact_token(instance_id: &str, contact_id: &str, user_id: &str) -> String {
+    derive(
+        b"monitor-contact/contact-token/v1",
+        "mcc1-",
+        &[instance_id, contact_id, user_id],
+    )
+}
+
+/// The ClientToken of the pool-picked monitor for `purpose` on a contact, for Connect's own events.
+pub fn contact_pool_token(instance_id: &str, contact_id: &str, purpose: Purpose) -> String {
+    derive(
+        b"monitor-contact/contact-pool-token/v1",
+        "mccp1-",
+        &[instance_id, contact_id, purpose.as_str()],
+    )
+}
 
 /// Derives the ClientToken for a monitor request that names its supervisor.
 pub fn client_token(event_id: &str, instance_id: &str, contact_id: &str, user_id: &str) -> String {
@@ -107,6 +159,61 @@ mod tests {
         assert_ne!(pool_token(E, I, C), pool_token("other", I, C));
         assert_ne!(pool_token(E, I, C), pool_token(E, "other", C));
         assert_eq!(pool_token(E, I, C).len(), 69);
+    }
+
+    /// Pinned like the others (computed independently in Python): changing one would let a
+    /// redelivery that straddles a deployment attach a second supervisor to a contact.
+    #[test]
+    fn contact_token_vectors() {
+        assert_eq!(
+            contact_token(I, C, U),
+            "mcc1-06a6705bb981548a76972cccc2cd054f9336807842fc929728a03191fda2931f"
+        );
+        assert_eq!(
+            contact_token("", "", ""),
+            "mcc1-6ca3de8ad397db5b68f45db3db9a53eaca30748d996b4a56cbcdb7baeebc35c3"
+        );
+        assert_eq!(
+            contact_token("ab", "c", "d"),
+            "mcc1-07e6072cf251b6b1bd22b96f14d5c77783bc0d842ef048b784c48121ab587c92"
+        );
+        assert_eq!(
+            contact_pool_token(I, C, Purpose::Qa),
+            "mccp1-116faa48867b6fd403b5289be1e70d9992bdad34091acbf2e2d058a04df3511b"
+        );
+        assert_eq!(
+            contact_pool_token(I, C, Purpose::Escalation),
+            "mccp1-a013c9d77f444074d61d1c59ccf3dfd8ca3555722dacadcbd8a5ca567cc8fd79"
+        );
+        assert_eq!(
+            contact_pool_token("", "", Purpose::Qa),
+            "mccp1-abb56133269107b68e5a9b9ce2068fbeac1c6d3c7bf0e9c3ed31907ab39ba132"
+        );
+        assert_eq!(contact_token(I, C, U).len(), 69);
+        assert_eq!(contact_pool_token(I, C, Purpose::Qa).len(), 70);
+    }
+
+    #[test]
+    fn contact_tokens_name_the_monitor_not_the_event() {
+        // No event ID goes in: every event about the contact derives the same token.
+        assert_ne!(
+            contact_token(I, C, U),
+            contact_token(I, C, "other"),
+            "one monitor per supervisor"
+        );
+        assert_ne!(contact_token(I, C, U), contact_token(I, "other", U));
+        assert_ne!(contact_token(I, C, U), contact_token("other", C, U));
+        assert_ne!(
+            contact_pool_token(I, C, Purpose::Qa),
+            contact_pool_token(I, C, Purpose::Escalation),
+            "a QA reviewer and an escalation supervisor may both listen"
+        );
+        // The domains keep every kind apart, even over the same strings.
+        assert_ne!(
+            contact_token(I, C, "qa")[5..],
+            contact_pool_token(I, C, Purpose::Qa)[6..]
+        );
+        assert_ne!(contact_token(E, I, C)[5..], pool_token(E, I, C)[5..]);
     }
 
     #[test]

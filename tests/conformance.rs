@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_lambda_events::connect::{ConnectEvent, ConnectResponse};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use monitor_contact::{Outcome, SkipReason};
 use serde_json::Value;
 
@@ -28,18 +29,50 @@ fn the_published_connect_event_rejects_a_real_chat_event() {
 
 #[test]
 fn eventbridge_samples_are_eventbridge_events() {
-    for name in [
-        "eventbridge-connected-to-agent.json",
-        "eventbridge-custom.json",
-        "eventbridge-skip-queued.json",
-        "eventbridge-skip-monitor-contact.json",
-        "eventbridge-skip-task.json",
-        "eventbridge-contact-lens-voice.json",
-        "eventbridge-contact-lens-chat.json",
-    ] {
-        let parsed = serde_json::from_str::<EventBridgeEvent<Value>>(&sample(name));
+    let names = samples("eventbridge-");
+    assert!(names.len() >= 7, "{names:?}");
+    for name in names {
+        let parsed = serde_json::from_str::<EventBridgeEvent<Value>>(&sample(&name));
         assert!(parsed.is_ok(), "{name}: {parsed:?}");
     }
+}
+
+/// The sample files whose names start with `prefix`.
+fn samples(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(prefix) && n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn sqs_samples_are_sqs_events_whose_bodies_are_eventbridge_events() {
+    let names = samples("sqs-");
+    assert!(!names.is_empty());
+    for name in names {
+        let event: SqsEvent = serde_json::from_str(&sample(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for record in event.records {
+            let body = record.body.unwrap_or_default();
+            let parsed = serde_json::from_str::<EventBridgeEvent<Value>>(&body);
+            assert!(parsed.is_ok(), "{name}: {parsed:?}");
+        }
+    }
+}
+
+#[test]
+fn the_batch_response_is_what_the_event_source_mapping_reads() {
+    let mut response = SqsBatchResponse::default();
+    response.add_failure("m-2");
+    let batch = monitor_contact::Response::Batch(response);
+    assert_eq!(
+        serde_json::to_value(&batch).unwrap_or_default(),
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-2"}]})
+    );
 }
 
 #[test]
@@ -52,10 +85,12 @@ fn outcomes_are_valid_contact_flow_responses() {
             user_id: "u".into(),
             client_token: "t".into(),
             rule_name: Some("Customer upset".into()),
+            qa_rule: None,
         },
         Outcome::Skipped {
             reason: SkipReason::MonitorContact,
             contact_id: "c".into(),
+            qa_rule: Some("billing".into()),
         },
     ];
     for outcome in outcomes {

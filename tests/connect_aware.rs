@@ -4,7 +4,8 @@
 
 mod support;
 
-use monitor_contact::{ErrorKind, Outcome, SkipReason, token};
+use monitor_contact::token::{self, Purpose};
+use monitor_contact::{ErrorKind, Outcome, SkipReason};
 use serde_json::{Value, json};
 use support::connect_double::{DESCRIBE_CONTACT, Failure, GET_CURRENT_USER_DATA, MONITOR_CONTACT, Scenario};
 use support::harness::*;
@@ -19,7 +20,11 @@ async fn a_pool_pick_goes_to_an_eligible_member_with_one_call_of_each_api() {
         user == FREE || user == AGENT,
         "busy and logged-out members are never picked: {user}"
     );
-    assert_eq!(token, token::pool_token(CONNECTED_EVENT_ID, INSTANCE, VOICE));
+    assert_eq!(
+        token,
+        token::contact_pool_token(INSTANCE, VOICE, Purpose::Qa),
+        "the monitor's token: (instance, contact, purpose)"
+    );
     assert!(arn.contains(&format!("instance/{INSTANCE}/contact/")), "{arn}");
     assert_eq!(operations(&double), [GET_CURRENT_USER_DATA, MONITOR_CONTACT]);
 
@@ -36,12 +41,15 @@ async fn a_pool_pick_goes_to_an_eligible_member_with_one_call_of_each_api() {
 
 #[tokio::test]
 async fn events_spread_over_the_eligible_members_only() {
+    // Direct requests rank the pool by their event (Connect's own events by their contact, see
+    // tests/automatic.rs): different events for one contact spread.
     let mut picked = Vec::new();
     for n in 0..16 {
         // A fresh double each time: after a pick, that member is at the limit.
         let double = pool_double().await;
         let app = pool_app(&double, &[]);
-        let (_, _, user) = started(&invoke(&app, &connected_event_with_id(&format!("spread-{n:04}"))).await);
+        let request = json!({"InstanceId": INSTANCE, "ContactId": VOICE, "EventId": format!("spread-{n:04}")});
+        let (_, _, user) = started(&invoke(&app, &request.to_string()).await);
         picked.push(user);
     }
     assert!(picked.iter().all(|u| u == FREE || u == AGENT), "{picked:?}");
@@ -74,6 +82,7 @@ async fn the_same_event_twice_never_yields_two_monitors() {
 
     // The first pick logged out before the retry: the same.
     let double = pool_double().await;
+    double.state().scenario.max_monitors = 2;
     let app = pool_app(&double, &[("MAX_MONITORS_PER_SUPERVISOR", "2")]);
     let (_, _, first_user) = started(&invoke(&app, &event).await);
     if let Some(users) = &mut double.state().scenario.users
@@ -84,11 +93,11 @@ async fn the_same_event_twice_never_yields_two_monitors() {
     assert_eq!(skipped(&invoke(&app, &event).await), SkipReason::AlreadyMonitored);
     assert_eq!(double.state().started(), 1);
 
-    // Room for a second monitor each: the retry ranks the same member first and Connect replays the
-    // first answer.
+    // Room for another monitor each, even after this one: the retry ranks the same member first and
+    // Connect replays the first answer.
     let double = pool_double().await;
-    double.state().scenario.max_monitors = 2;
-    let app = pool_app(&double, &[("MAX_MONITORS_PER_SUPERVISOR", "2")]);
+    double.state().scenario.max_monitors = 3;
+    let app = pool_app(&double, &[("MAX_MONITORS_PER_SUPERVISOR", "3")]);
     let first = started(&invoke(&app, &event).await);
     let second = started(&invoke(&app, &event).await);
     assert_eq!(first, second, "the same ContactArn, user and token");
@@ -176,7 +185,7 @@ async fn a_contact_lens_escalation_takes_a_pool_member() {
             assert_eq!(contact_id, CHAT);
             assert_eq!(
                 client_token,
-                &token::pool_token("3c2b1a09-8f7e-4d6c-a5b4-c3d2e1f0a9b8", INSTANCE, CHAT)
+                &token::contact_pool_token(INSTANCE, CHAT, Purpose::Escalation)
             );
             assert!(rule_name.is_some());
         }

@@ -6,25 +6,31 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use monitor_contact::{App, ErrorKind, Outcome, connect, handle};
+use monitor_contact::{ErrorKind, Outcome};
 use serde_json::json;
 use support::connect_double::{Failure, Scenario};
 use support::harness::*;
 
-/// Every sample event, with what it must produce under the default configuration.
+/// Every sample event, with what it must produce under the default configuration (EventBridge
+/// samples sent as if they had just happened, but the one that is old on purpose).
 #[tokio::test]
 async fn every_sample_event_gives_its_documented_result() {
     let expected: &[(&str, &str)] = &[
         ("contact-flow-voice.json", "STARTED"),
         ("contact-flow-chat.json", "STARTED"),
+        ("contact-flow-empty-parameters.json", "STARTED"),
         ("eventbridge-connected-to-agent.json", "STARTED"),
+        ("eventbridge-initiated.json", "NOT_A_TRIGGER_EVENT"),
+        ("eventbridge-old-event.json", "EVENT_TOO_OLD"),
         ("eventbridge-custom.json", "STARTED"),
         ("eventbridge-contact-lens-voice.json", "STARTED"),
+        ("eventbridge-contact-lens-voice-second-rule.json", "STARTED"),
         ("eventbridge-contact-lens-chat.json", "STARTED"),
         ("eventbridge-skip-queued.json", "NOT_A_TRIGGER_EVENT"),
         ("eventbridge-skip-monitor-contact.json", "MONITOR_CONTACT"),
         ("eventbridge-skip-task.json", "CHANNEL_NOT_MONITORED"),
         ("direct.json", "STARTED"),
+        ("direct-bom.json", "STARTED"),
         ("direct-arn-camel-case.json", "STARTED"),
         ("direct-barge.json", "BargeNotAllowed"),
         ("invalid-missing-contact-id.json", "InvalidEvent"),
@@ -32,6 +38,7 @@ async fn every_sample_event_gives_its_documented_result() {
         ("invalid-instance-arn.json", "InvalidEvent"),
         ("invalid-supervisor-not-allowed.json", "SupervisorNotAllowed"),
         ("unrecognized.json", "UnrecognizedEvent"),
+        ("sqs-batch.json", "batch: no failures"),
     ];
     let on_disk: HashSet<String> = std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
         .map(|dir| {
@@ -43,21 +50,52 @@ async fn every_sample_event_gives_its_documented_result() {
     let listed: HashSet<String> = expected.iter().map(|(n, _)| (*n).to_owned()).collect();
     assert_eq!(on_disk, listed, "every sample in events/ has an expected result here");
 
-    let double = double(Scenario::open()).await;
-    let app = app_for(&double, &[]);
     for (name, want) in expected {
-        let got = match invoke(&app, &sample(name)).await {
-            Ok(outcome) => outcome.label().to_owned(),
-            Err(e) => e.kind.as_str().to_owned(),
+        // A fresh double for each: the samples share contacts.
+        let double = double(Scenario::open()).await;
+        let app = app_for(&double, &[]);
+        let text = sample(name);
+        let got = if name.starts_with("sqs-") {
+            let bodies = bodies_of(&text);
+            let failures = invoke_batch(&app, &bodies, 1).await;
+            assert!(!double.requests().is_empty(), "{name}: the batch reached Connect");
+            format!(
+                "batch: {}",
+                if failures.is_empty() {
+                    "no failures".to_owned()
+                } else {
+                    format!("{failures:?}")
+                }
+            )
+        } else {
+            let got = match invoke(&app, &text).await {
+                Ok(outcome) => outcome.label().to_owned(),
+                Err(e) => e.kind.as_str().to_owned(),
+            };
+            let calls = double.requests().len();
+            assert_eq!(
+                calls > 0,
+                got == "STARTED",
+                "{name}: skips and errors make no Connect call ({calls})"
+            );
+            got
         };
         assert_eq!(&got, want, "{name}");
     }
-    let started = expected.iter().filter(|(_, w)| *w == "STARTED").count();
-    assert_eq!(
-        double.requests().len(),
-        started,
-        "skips and errors make no Connect call"
-    );
+}
+
+/// The bodies of an SQS sample.
+fn bodies_of(batch: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(batch).unwrap_or_default();
+    value["Records"]
+        .as_array()
+        .map(|records| {
+            records
+                .iter()
+                .filter_map(|r| r["body"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -74,9 +112,8 @@ async fn a_contact_lens_escalation_attaches_a_supervisor_and_names_its_rule() {
         }) => {
             assert_eq!(rule_name.as_deref(), Some("Customer upset - escalate"));
             assert_eq!(contact_id, VOICE);
-            let event_id = "6f5e4d3c-2b1a-4098-8765-4321fedcba98";
-            let expected = monitor_contact::token::client_token(event_id, INSTANCE, VOICE, SUPERVISOR);
-            assert_eq!(client_token, &expected, "the envelope id is the event ID");
+            let expected = monitor_contact::token::contact_token(INSTANCE, VOICE, SUPERVISOR);
+            assert_eq!(client_token, &expected, "the monitor's token, not the event's");
         }
         other => panic!("expected STARTED, got {other:?}"),
     }
@@ -281,10 +318,7 @@ async fn an_unreachable_connect_is_connect_unavailable() {
         .into_builder()
         .endpoint_url(format!("http://{closed}"))
         .build();
-    let app = App {
-        config: config(&[]),
-        connect: connect::client(&sdk),
-    };
+    let app = TestApp::new(config(&[]), &sdk);
     assert_eq!(
         error_kind(&invoke(&app, &sample("direct.json")).await),
         ErrorKind::ConnectUnavailable
@@ -297,7 +331,7 @@ async fn a_slow_connect_ends_in_deadline_exceeded_before_lambda_would_kill_the_f
     double.state().delay = Duration::from_secs(5);
     let app = app_for(&double, &[]);
     let begun = Instant::now();
-    let result = handle(&app, event(&sample("direct.json"), Duration::from_millis(1200))).await;
+    let result = invoke_within(&app, &sample("direct.json"), Duration::from_millis(1200)).await;
     let took = begun.elapsed();
     assert_eq!(error_kind(&result), ErrorKind::DeadlineExceeded);
     assert!(

@@ -17,6 +17,7 @@ use support::harness::*;
 async fn logs_carry_one_line_per_invocation_and_never_customer_data() {
     core_invocations().await;
     pool_and_live_check().await;
+    sqs_batch_records().await;
 }
 
 /// Checks that no line holds any of `secrets`, and returns the invocation lines (those with an
@@ -136,4 +137,57 @@ async fn pool_and_live_check() {
         second["fields"]["client_token"].is_string(),
         "the token is known before the pick"
     );
+}
+
+/// An SQS batch: one line per record, with its outcome, contact and messageId, and one for the batch.
+async fn sqs_batch_records() {
+    let (captured, _guard) = capture_logs();
+
+    let double = double(Scenario::open()).await;
+    let app = app_for(
+        &double,
+        &[
+            ("DEFAULT_SUPERVISOR_USER_ID", OUT),
+            ("ALLOWED_SUPERVISOR_USER_IDS", OUT),
+        ],
+    );
+    if let Ok(scenario) = Scenario::from_json(&json!({"users": {OUT: {"loggedIn": false}}}).to_string()) {
+        double.state().scenario.users = scenario.users;
+    }
+    let bodies: Vec<String> = serde_json::from_str::<Value>(&sample("sqs-batch.json"))
+        .ok()
+        .and_then(|v| v["Records"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r["body"].as_str().map(str::to_owned))
+        .collect();
+    let failures = invoke_batch(&app, &bodies, 1).await;
+    assert!(failures.is_empty(), "{failures:?}");
+
+    let text = captured.text();
+    let lines = invocation_lines(&text, &["5555550123", "cancel my account"]);
+    assert_eq!(lines.len(), bodies.len(), "one line per record: {lines:?}");
+    for (n, line) in lines.iter().enumerate() {
+        let fields = &line["fields"];
+        assert_eq!(fields["message_id"], format!("m-{n}"), "{line}");
+        assert_eq!(fields["receive_count"], 1, "{line}");
+        assert_eq!(fields["contact"], VOICE, "{line}");
+        assert!(
+            fields["duration_us"].is_null(),
+            "the batch line has the duration: {line}"
+        );
+    }
+    assert_eq!(lines[0]["fields"]["outcome"], "NOT_A_TRIGGER_EVENT");
+    // The default supervisor is not logged in: a skip, at WARN.
+    assert_eq!(lines[1]["fields"]["outcome"], "SUPERVISOR_UNAVAILABLE");
+    assert_eq!(lines[1]["level"], "WARN");
+    let batch: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "monitor-contact batch")
+        .collect();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0]["fields"]["records"], bodies.len());
+    assert_eq!(batch[0]["fields"]["failures"], 0);
+    assert!(batch[0]["fields"]["duration_us"].is_u64());
 }

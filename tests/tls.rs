@@ -1,4 +1,4 @@
-//! HTTPS through the function's own HTTP client (`connect::http_client`): rustls with ring, verifying
+//! HTTPS through the function's own HTTP client (`sdk::http_client`): rustls with ring, verifying
 //! the server's certificate. A TLS-terminating proxy on 127.0.0.1, with a certificate from a test CA,
 //! forwards to the local Connect double.
 //!
@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monitor_contact::handler::invocation;
-use monitor_contact::{App, Config, ErrorKind, Outcome, connect, handle};
+use monitor_contact::metrics::Sink;
+use monitor_contact::{App, Config, ConnectApi, ErrorKind, Outcome, Response, handle, sdk};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use support::connect_double::{ConnectDouble, Scenario};
@@ -85,23 +86,20 @@ async fn https_verifies_the_server_against_the_trusted_roots() -> Result<()> {
         (n == "DEFAULT_SUPERVISOR_USER_ID").then(|| "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c".to_owned())
     })?;
     let sample = std::fs::read_to_string(format!("{}/events/direct.json", env!("CARGO_MANIFEST_DIR")))?;
-    let app_with = |system_roots: bool| -> Result<App<aws_sdk_connect::Client>> {
+    let app_with = |system_roots: bool| -> Result<App<ConnectApi>> {
         let sdk = double
             .sdk_config(Duration::from_millis(5))
             .into_builder()
-            .http_client(connect::http_client(system_roots)?)
+            .http_client(sdk::http_client(system_roots)?)
             .endpoint_url(endpoint.clone())
             .build();
-        Ok(App {
-            config: config.clone(),
-            connect: connect::client(&sdk),
-        })
+        Ok(App::new(config.clone(), ConnectApi::new(&sdk)).with_metrics(Sink::Memory(Default::default())))
     };
 
     // The Amazon Trust Services roots only: the test CA is not trusted.
-    assert!(!connect::system_roots_requested(|_| None));
+    assert!(!sdk::system_roots_requested(|_| None));
     let untrusting = app_with(false)?;
-    let refused = handle(&untrusting, invocation(&sample, "tls-1", Duration::from_secs(8))?).await;
+    let refused = handle(&untrusting, invocation(&sample, "tls-1", Duration::from_secs(8))).await;
     assert_eq!(
         refused.as_ref().err().map(|e| e.kind),
         Some(ErrorKind::ConnectUnavailable),
@@ -110,10 +108,13 @@ async fn https_verifies_the_server_against_the_trusted_roots() -> Result<()> {
     assert!(double.requests().is_empty(), "nothing reached the service");
 
     // SSL_CERT_FILE names the test CA: the system roots, read from there, are trusted as well.
-    assert!(connect::system_roots_requested(|n| std::env::var(n).ok()));
+    assert!(sdk::system_roots_requested(|n| std::env::var(n).ok()));
     let trusting = app_with(true)?;
-    let started = handle(&trusting, invocation(&sample, "tls-2", Duration::from_secs(8))?).await;
-    assert!(matches!(started, Ok(Outcome::Started { .. })), "{started:?}");
+    let started = handle(&trusting, invocation(&sample, "tls-2", Duration::from_secs(8))).await;
+    assert!(
+        matches!(started, Ok(Response::Single(Outcome::Started { .. }))),
+        "{started:?}"
+    );
     assert_eq!(double.requests().len(), 1);
     let _ = std::fs::remove_file(&ca_file);
     Ok(())

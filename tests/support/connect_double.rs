@@ -1292,7 +1292,7 @@ impl ConnectDouble {
     pub fn sdk_config(&self, initial_backoff: Duration) -> aws_config::SdkConfig {
         use aws_config::retry::RetryConfig;
         use aws_sdk_connect::config::{Credentials, Region, SharedCredentialsProvider};
-        let http = match monitor_contact::connect::http_client(false) {
+        let http = match monitor_contact::sdk::http_client(false) {
             Ok(http) => http,
             Err(e) => panic!("{e}"),
         };

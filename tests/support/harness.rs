@@ -1,16 +1,19 @@
 //! What the integration tests share: the sample IDs, the function built over the real SDK client
-//! against a local Connect double, sample events and scenarios from the repository.
+//! against a local Connect double, sample events and scenarios from the repository, and the check of
+//! every metric document the function writes.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
 use monitor_contact::handler::invocation;
-use monitor_contact::{App, Config, ErrorKind, MonitorError, Outcome, SkipReason, connect, handle};
-use serde_json::json;
-use serde_json::value::RawValue;
+use monitor_contact::metrics::Sink;
+use monitor_contact::{App, Config, ConnectApi, ErrorKind, MonitorError, Outcome, Response, SkipReason, handle, sdk};
+use serde_json::{Value, json};
 
 use super::connect_double::{ConnectDouble, Scenario};
 
@@ -20,7 +23,32 @@ pub const SECOND_SUPERVISOR: &str = "7c6b5a49-3827-4615-a0f9-e8d7c6b5a4f3";
 pub const VOICE: &str = "5b0e6c2a-7f41-4d8e-9a3b-2c1d0e9f8a7b";
 pub const CHAT: &str = "e2a9d7c4-1b3f-4e5a-8d6c-9f0a1b2c3d4e";
 
-pub type TestApp = App<aws_sdk_connect::Client>;
+/// The function over the real SDK client, with its metric documents kept in memory.
+pub struct TestApp {
+    pub app: App<ConnectApi>,
+    pub emf: Arc<Mutex<Vec<String>>>,
+}
+
+impl Deref for TestApp {
+    type Target = App<ConnectApi>;
+
+    fn deref(&self) -> &App<ConnectApi> {
+        &self.app
+    }
+}
+
+impl TestApp {
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> TestApp {
+        let emf = Arc::new(Mutex::new(Vec::new()));
+        let app = App::new(config, ConnectApi::new(sdk)).with_metrics(Sink::Memory(Arc::clone(&emf)));
+        TestApp { app, emf }
+    }
+
+    /// The metric documents written since the last call.
+    pub fn take_emf(&self) -> Vec<String> {
+        self.emf.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default()
+    }
+}
 
 /// The configuration the samples fit: their supervisor is the default, both sample supervisors are
 /// allowed; `vars` add to it or override it (an empty value unsets).
@@ -52,14 +80,50 @@ pub async fn double(scenario: Scenario) -> ConnectDouble {
     }
 }
 
-pub fn app_for(double: &ConnectDouble, vars: &[(&str, &str)]) -> TestApp {
-    App {
-        config: config(vars),
-        connect: connect::client(&double.sdk_config(Duration::from_millis(5))),
-    }
+/// The SDK configuration for the double: the function's own time-outs, and retries with a short
+/// back-off (the SDK's default is 1 s).
+pub fn sdk_for(double: &ConnectDouble) -> aws_config::SdkConfig {
+    double
+        .sdk_config(Duration::from_millis(5))
+        .into_builder()
+        .timeout_config(sdk::timeout_config())
+        .build()
 }
 
+pub fn app_for(double: &ConnectDouble, vars: &[(&str, &str)]) -> TestApp {
+    TestApp::new(config(vars), &sdk_for(double))
+}
+
+/// A sample event from `events/`. The EventBridge samples (and the bodies of the SQS samples) are
+/// dated: they come back as if they had just happened, except `eventbridge-old-event.json`, old on
+/// purpose (see [`raw_sample`]).
 pub fn sample(name: &str) -> String {
+    let text = raw_sample(name);
+    if name == "eventbridge-old-event.json" {
+        return text;
+    }
+    let Ok(mut value) = serde_json::from_str::<Value>(&text) else {
+        return text;
+    };
+    if value.get("time").is_some() {
+        return fresh(&text);
+    }
+    if let Some(records) = value.get_mut("Records").and_then(Value::as_array_mut) {
+        for record in records {
+            let body = record["body"]
+                .as_str()
+                .filter(|b| serde_json::from_str::<Value>(b).is_ok());
+            if let Some(body) = body.map(fresh) {
+                record["body"] = json!(body);
+            }
+        }
+        return value.to_string();
+    }
+    text
+}
+
+/// A sample event as the file holds it.
+pub fn raw_sample(name: &str) -> String {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -67,12 +131,199 @@ pub fn sample(name: &str) -> String {
     }
 }
 
-pub fn event(json: &str, time_left: Duration) -> LambdaEvent<Box<RawValue>> {
-    invocation(json, "8f3b2a10-0000-4000-8000-00000000abcd", time_left).unwrap_or_else(|e| panic!("not JSON: {e}"))
+pub fn event(json: &str, time_left: Duration) -> LambdaEvent<String> {
+    invocation(json, "8f3b2a10-0000-4000-8000-00000000abcd", time_left)
 }
 
+/// Invokes the function with one event, and checks its metric documents against the outcome.
 pub async fn invoke(app: &TestApp, json: &str) -> Result<Outcome, MonitorError> {
-    handle(app, event(json, Duration::from_secs(8))).await
+    invoke_within(app, json, Duration::from_secs(8)).await
+}
+
+pub async fn invoke_within(app: &TestApp, json: &str, time_left: Duration) -> Result<Outcome, MonitorError> {
+    let result = match handle(app, event(json, time_left)).await {
+        Ok(Response::Single(outcome)) => Ok(outcome),
+        Ok(Response::Batch(b)) => panic!("a single event answered as a batch: {b:?}"),
+        Err(e) => Err(e),
+    };
+    let counts = emf_counts(&app.take_emf());
+    let mut expected = Counts::default();
+    expected.add(&result);
+    assert_eq!(
+        counts.outcomes, expected.outcomes,
+        "the metrics count the outcome of {result:?}"
+    );
+    result
+}
+
+/// Invokes the function with an SQS batch of `bodies` (message IDs `m-0`, `m-1`, ...): the message
+/// IDs reported as failures. Checks that the metrics count one outcome per record and the failures.
+pub async fn invoke_batch(app: &TestApp, bodies: &[String], receive_count: u32) -> Vec<String> {
+    invoke_batch_within(app, bodies, receive_count, Duration::from_secs(60))
+        .await
+        .0
+}
+
+/// The same, with `time_left` before the deadline; also what the metrics counted.
+pub async fn invoke_batch_within(
+    app: &TestApp,
+    bodies: &[String],
+    receive_count: u32,
+    time_left: Duration,
+) -> (Vec<String>, Counts) {
+    let payload = sqs_batch(bodies, receive_count);
+    let failures: Vec<String> = match handle(app, event(&payload, time_left)).await {
+        Ok(Response::Batch(response)) => {
+            let text = serde_json::to_value(&response).unwrap_or_default();
+            text["batchItemFailures"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i["itemIdentifier"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        other => panic!("a batch answered {other:?}"),
+    };
+    let counts = emf_counts(&app.take_emf());
+    let total: u64 = counts.outcomes.values().sum();
+    assert_eq!(total, bodies.len() as u64, "one outcome per record: {counts:?}");
+    let failed: u64 = counts
+        .outcomes
+        .iter()
+        .filter(|(k, _)| k.starts_with("Failed/"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(
+        failed,
+        failures.len() as u64,
+        "every failed record is reported, nothing else"
+    );
+    (failures, counts)
+}
+
+/// An SQS event as the event source mapping delivers it.
+pub fn sqs_batch(bodies: &[String], receive_count: u32) -> String {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, body)| {
+            json!({
+                "messageId": format!("m-{n}"),
+                "receiptHandle": format!("handle-{n}"),
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": receive_count.to_string(),
+                    "SentTimestamp": "1795000000000",
+                    "SenderId": "AIDAEVENTBRIDGE",
+                    "ApproximateFirstReceiveTimestamp": "1795000000100"
+                },
+                "messageAttributes": {},
+                "md5OfBody": "00000000000000000000000000000000",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:monitor-contact-automation",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
+
+/// What the metric documents of one invocation count.
+#[derive(Debug, Default, PartialEq)]
+pub struct Counts {
+    /// `Started`, `Skipped/<reason>`, `Failed/<errorType>`.
+    pub outcomes: BTreeMap<String, u64>,
+    /// `ConnectCalls` per operation.
+    pub calls: BTreeMap<String, u64>,
+    pub throttled: u64,
+    /// `Started`/`Skipped` per QA rule.
+    pub qa: BTreeMap<String, (u64, u64)>,
+    pub documents: usize,
+}
+
+impl Counts {
+    fn add(&mut self, result: &Result<Outcome, MonitorError>) {
+        let key = match result {
+            Ok(Outcome::Started { .. }) => "Started".to_owned(),
+            Ok(Outcome::Skipped { reason, .. }) => format!("Skipped/{}", reason.as_str()),
+            Err(e) => format!("Failed/{}", e.kind.as_str()),
+        };
+        *self.outcomes.entry(key).or_default() += 1;
+    }
+}
+
+/// Parses metric documents and checks their format as CloudWatch requires it: each one a JSON
+/// object with `_aws.Timestamp` (a number) and `_aws.CloudWatchMetrics` (namespace, dimension sets
+/// whose every key is a string member of the document, metrics each present as a number), and no
+/// dimension that identifies a contact, an event or a user. Returns what they count.
+pub fn emf_counts(documents: &[String]) -> Counts {
+    let mut counts = Counts {
+        documents: documents.len(),
+        ..Counts::default()
+    };
+    let allowed_dimensions = ["FunctionName", "Reason", "ErrorType", "Operation", "QaRule"];
+    for text in documents {
+        assert!(!text.contains('\n'), "one line: {text}");
+        let doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        let aws = &doc["_aws"];
+        assert!(aws["Timestamp"].is_u64(), "Timestamp: {text}");
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .unwrap_or_else(|| panic!("CloudWatchMetrics: {text}"));
+        assert!(!directives.is_empty(), "{text}");
+        let mut dimensions = Vec::new();
+        for directive in directives {
+            assert!(directive["Namespace"].as_str().is_some_and(|n| !n.is_empty()), "{text}");
+            for set in directive["Dimensions"]
+                .as_array()
+                .unwrap_or_else(|| panic!("Dimensions: {text}"))
+            {
+                for key in set.as_array().unwrap_or_else(|| panic!("a dimension set: {text}")) {
+                    let key = key.as_str().unwrap_or_else(|| panic!("a dimension key: {text}"));
+                    assert!(allowed_dimensions.contains(&key), "dimension {key}: {text}");
+                    assert!(doc[key].is_string(), "dimension {key} is a member: {text}");
+                    dimensions.push(key.to_owned());
+                }
+            }
+            for metric in directive["Metrics"]
+                .as_array()
+                .unwrap_or_else(|| panic!("Metrics: {text}"))
+            {
+                let name = metric["Name"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a metric name: {text}"));
+                assert!(doc[name].is_number(), "metric {name} is a number: {text}");
+                assert!(metric["Unit"].is_string(), "{text}");
+            }
+        }
+        assert_eq!(doc["FunctionName"], "monitor-contact", "{text}");
+        let n = |name: &str| doc[name].as_f64().unwrap_or(0.0) as u64;
+        if let Some(rule) = doc["QaRule"].as_str() {
+            let entry = counts.qa.entry(rule.to_owned()).or_default();
+            entry.0 += n("Started");
+            entry.1 += n("Skipped");
+        } else if let Some(reason) = doc["Reason"].as_str() {
+            *counts.outcomes.entry(format!("Skipped/{reason}")).or_default() += n("Skipped");
+        } else if let Some(kind) = doc["ErrorType"].as_str() {
+            *counts.outcomes.entry(format!("Failed/{kind}")).or_default() += n("Failed");
+        } else if let Some(op) = doc["Operation"].as_str() {
+            *counts.calls.entry(op.to_owned()).or_default() += n("ConnectCalls");
+        } else {
+            assert_eq!(dimensions, ["FunctionName"], "{text}");
+            assert!(
+                doc["Duration"].is_number() && doc["ConnectThrottled"].is_number(),
+                "{text}"
+            );
+            counts.throttled += n("ConnectThrottled");
+            if n("Started") > 0 {
+                *counts.outcomes.entry("Started".to_owned()).or_default() += n("Started");
+            }
+        }
+    }
+    counts
 }
 
 pub fn started(result: &Result<Outcome, MonitorError>) -> (String, String, String) {
@@ -165,6 +416,50 @@ pub fn skipped(result: &Result<Outcome, MonitorError>) -> SkipReason {
 
 pub fn connected_event_with_id(id: &str) -> String {
     sample("eventbridge-connected-to-agent.json").replace(CONNECTED_EVENT_ID, id)
+}
+
+/// `event` with its EventBridge `time` set to now (the samples' times are in the past, older than
+/// `MAX_EVENT_AGE_SECONDS`).
+pub fn fresh(event: &str) -> String {
+    let mut value: Value = serde_json::from_str(event).unwrap_or_else(|e| panic!("{e}"));
+    value["time"] = json!(now_rfc3339(0));
+    value.to_string()
+}
+
+/// Now plus `offset_secs`, as EventBridge writes `time`.
+pub fn now_rfc3339(offset_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+        + offset_secs;
+    aws_sdk_connect::primitives::DateTime::from_secs(now)
+        .fmt(aws_sdk_connect::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_default()
+}
+
+/// A contact event for `contact`, of `event_type`, with event ID `id`, happening now.
+pub fn contact_event(id: &str, contact: &str, event_type: &str) -> String {
+    let mut value: Value =
+        serde_json::from_str(&raw_sample("eventbridge-connected-to-agent.json")).unwrap_or_else(|e| panic!("{e}"));
+    value["id"] = json!(id);
+    value["time"] = json!(now_rfc3339(0));
+    value["detail"]["contactId"] = json!(contact);
+    value["detail"]["eventType"] = json!(event_type);
+    value.to_string()
+}
+
+/// A Contact Lens rule match for `contact` (voice), rule `rule`, event ID `id`, happening now.
+pub fn contact_lens_event(id: &str, contact: &str, rule: &str) -> String {
+    let mut value: Value =
+        serde_json::from_str(&raw_sample("eventbridge-contact-lens-voice.json")).unwrap_or_else(|e| panic!("{e}"));
+    value["id"] = json!(id);
+    value["time"] = json!(now_rfc3339(0));
+    value["detail"]["ruleName"] = json!(rule);
+    value["detail"]["contactArn"] = json!(format!(
+        "arn:aws:connect:us-east-1:111122223333:instance/{INSTANCE}/contact/{contact}"
+    ));
+    value.to_string()
 }
 
 pub fn direct_for(contact: &str) -> String {

@@ -2,3 +2,4 @@
 
 pub mod connect_double;
 pub mod harness;
+pub mod runtime_api;

@@ -1,0 +1,332 @@
+//! Metrics, as CloudWatch Embedded Metric Format (EMF): JSON documents on stdout, one per line, that
+//! CloudWatch Logs turns into metrics with no API call and no extra permission.
+//!
+//! Per invocation (a batch of SQS records is one invocation), the counts are aggregated into a few
+//! documents, each with the `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`):
+//!
+//! - `Started`, `Duration` (milliseconds), `ConnectThrottled` (attempts Connect answered with
+//!   ThrottlingException, the SDK's successful retries included) and `PoolEligible` (eligible members
+//!   GetCurrentUserData showed, when a pool pick happened): dimensions `[FunctionName]`;
+//! - `Skipped` per skip reason, `[FunctionName, Reason]`;
+//! - `Failed` per errorType, `[FunctionName, ErrorType]`;
+//! - `ConnectCalls` per operation called, `[FunctionName, Operation]` (one per call, retries not
+//!   counted);
+//! - for QA outcomes, `Started` and `Skipped` per rule, `[FunctionName, QaRule]`.
+//!
+//! Identifiers (contacts, events, supervisors) are never dimensions, and nothing from the customer
+//! appears. Metrics are not logs: they are written whatever the log level, as whole lines of their
+//! own (not inside a log record). Lambda's log-level filter reads JSON lines without a `level` as
+//! INFO and drops them under `ApplicationLogLevel` WARN or ERROR, so under those levels each
+//! document carries that `level`, and passes.
+//!
+//! Written by hand rather than with a crate: the two maintained ones (`metrique`, a per-request
+//! struct with proc macros and sinks; `metrics_cloudwatch_embedded`, a process-global recorder for the
+//! `metrics` facade) add dependencies to the cold start, add no `level`, and would hide per-invocation
+//! aggregation behind global state that tests cannot capture per function instance. The format is a
+//! small, stable JSON specification; `tests/` parse every document the function writes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value, json};
+
+use crate::calls::Operation;
+use crate::error::MonitorError;
+use crate::outcome::Outcome;
+
+/// What one invocation did, counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    pub started: u32,
+    /// By skip reason.
+    pub skipped: BTreeMap<&'static str, u32>,
+    /// By errorType.
+    pub failed: BTreeMap<&'static str, u32>,
+    /// By QA rule: (started, skipped).
+    pub qa: BTreeMap<String, (u32, u32)>,
+    /// Calls made, per operation in the order of [`Operation::ALL`].
+    pub calls: [u32; 3],
+    pub throttled: u64,
+    pub pool_eligible: Option<u32>,
+    pub duration: Duration,
+}
+
+impl Tally {
+    /// Counts one event's result.
+    pub fn count(&mut self, result: &Result<Outcome, MonitorError>) {
+        match result {
+            Ok(outcome @ Outcome::Started { .. }) => {
+                self.started += 1;
+                if let Some(rule) = outcome.qa_rule() {
+                    self.qa.entry(rule.to_owned()).or_default().0 += 1;
+                }
+            }
+            Ok(outcome @ Outcome::Skipped { reason, .. }) => {
+                *self.skipped.entry(reason.as_str()).or_default() += 1;
+                if let Some(rule) = outcome.qa_rule() {
+                    self.qa.entry(rule.to_owned()).or_default().1 += 1;
+                }
+            }
+            Err(e) => *self.failed.entry(e.kind.as_str()).or_default() += 1,
+        }
+    }
+}
+
+/// Where metric documents go.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    Stdout,
+    /// Kept in memory (tests, local runs).
+    Memory(Arc<Mutex<Vec<String>>>),
+}
+
+/// The function's metrics: where they go and how they are labelled.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// `None`: metrics are off.
+    namespace: Option<String>,
+    function_name: String,
+    /// The `level` each document carries (see the module documentation).
+    level: Option<&'static str>,
+    sink: Sink,
+}
+
+/// The `level` a metric document needs to pass Lambda's application log-level filter, for the level
+/// `AWS_LAMBDA_LOG_LEVEL` names.
+pub fn level_for(lambda_log_level: Option<&str>) -> Option<&'static str> {
+    match lambda_log_level.map(|l| l.trim().to_ascii_uppercase()).as_deref() {
+        Some("WARN") => Some("WARN"),
+        Some("ERROR") => Some("ERROR"),
+        Some("FATAL") => Some("FATAL"),
+        _ => None,
+    }
+}
+
+impl Metrics {
+    pub fn new(namespace: Option<String>, function_name: String, level: Option<&'static str>, sink: Sink) -> Metrics {
+        Metrics {
+            namespace,
+            function_name,
+            level,
+            sink,
+        }
+    }
+
+    /// The documents for one invocation, each one JSON line (none when metrics are off).
+    pub fn documents(&self, tally: &Tally, timestamp: SystemTime) -> Vec<String> {
+        let Some(namespace) = &self.namespace else {
+            return Vec::new();
+        };
+        let millis = timestamp
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let doc = |dimension: Option<(&str, &str)>, values: &[(&str, &str, Value)]| {
+            let mut keys = vec!["FunctionName"];
+            let mut root = Map::new();
+            root.insert("FunctionName".into(), json!(self.function_name));
+            if let Some((key, value)) = dimension {
+                keys.push(key);
+                root.insert(key.into(), json!(value));
+            }
+            let metrics: Vec<Value> = values
+                .iter()
+                .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+                .collect();
+            for (name, _, value) in values {
+                root.insert((*name).into(), value.clone());
+            }
+            root.insert(
+                "_aws".into(),
+                json!({
+                    "Timestamp": millis,
+                    "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [keys], "Metrics": metrics}],
+                }),
+            );
+            if let Some(level) = self.level {
+                root.insert("level".into(), json!(level));
+            }
+            Value::Object(root).to_string()
+        };
+        let mut out = Vec::new();
+        let mut summary = vec![
+            ("Started", "Count", json!(tally.started)),
+            ("Duration", "Milliseconds", json!(tally.duration.as_secs_f64() * 1000.0)),
+            ("ConnectThrottled", "Count", json!(tally.throttled)),
+        ];
+        if let Some(eligible) = tally.pool_eligible {
+            summary.push(("PoolEligible", "Count", json!(eligible)));
+        }
+        out.push(doc(None, &summary));
+        for (reason, n) in &tally.skipped {
+            out.push(doc(Some(("Reason", reason)), &[("Skipped", "Count", json!(n))]));
+        }
+        for (kind, n) in &tally.failed {
+            out.push(doc(Some(("ErrorType", kind)), &[("Failed", "Count", json!(n))]));
+        }
+        for operation in Operation::ALL {
+            let n = tally.calls[operation.index()];
+            if n > 0 {
+                out.push(doc(
+                    Some(("Operation", operation.as_str())),
+                    &[("ConnectCalls", "Count", json!(n))],
+                ));
+            }
+        }
+        for (rule, (started, skipped)) in &tally.qa {
+            out.push(doc(
+                Some(("QaRule", rule)),
+                &[
+                    ("Started", "Count", json!(started)),
+                    ("Skipped", "Count", json!(skipped)),
+                ],
+            ));
+        }
+        out
+    }
+
+    /// Writes the documents for one invocation, each as one whole line.
+    pub fn emit(&self, tally: &Tally) {
+        let documents = self.documents(tally, SystemTime::now());
+        if documents.is_empty() {
+            return;
+        }
+        match &self.sink {
+            Sink::Stdout => {
+                let mut text = documents.join("\n");
+                text.push('\n');
+                // One write of whole lines; a failing stdout has nowhere to report to.
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            }
+            Sink::Memory(kept) => {
+                if let Ok(mut kept) = kept.lock() {
+                    kept.extend(documents);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::outcome::SkipReason;
+
+    fn started(qa_rule: Option<&str>) -> Result<Outcome, MonitorError> {
+        Ok(Outcome::Started {
+            contact_arn: "arn".into(),
+            monitor_contact_id: "m".into(),
+            contact_id: "c".into(),
+            user_id: "u".into(),
+            client_token: "t".into(),
+            rule_name: None,
+            qa_rule: qa_rule.map(str::to_owned),
+        })
+    }
+
+    fn skipped(reason: SkipReason, qa_rule: Option<&str>) -> Result<Outcome, MonitorError> {
+        Ok(Outcome::Skipped {
+            reason,
+            contact_id: "c".into(),
+            qa_rule: qa_rule.map(str::to_owned),
+        })
+    }
+
+    fn metrics(level: Option<&'static str>) -> Metrics {
+        Metrics::new(Some("MonitorContact".into()), "fn-1".into(), level, Sink::Stdout)
+    }
+
+    fn parsed(docs: &[String]) -> Vec<Value> {
+        docs.iter()
+            .map(|d| {
+                assert!(!d.contains('\n'), "one line: {d}");
+                serde_json::from_str(d).unwrap_or_else(|e| panic!("{d}: {e}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_invocation_is_a_few_documents_whose_counts_add_up() {
+        let mut tally = Tally::default();
+        for result in [
+            started(Some("billing")),
+            started(None),
+            skipped(SkipReason::NotSampled, Some("billing")),
+            skipped(SkipReason::NotSampled, Some("billing")),
+            skipped(SkipReason::ContactEnded, None),
+            Err(MonitorError::new(ErrorKind::Throttled, "x")),
+        ] {
+            tally.count(&result);
+        }
+        tally.calls = [1, 1, 3];
+        tally.throttled = 2;
+        tally.pool_eligible = Some(4);
+        tally.duration = Duration::from_micros(12_500);
+        let docs = parsed(&metrics(None).documents(&tally, SystemTime::UNIX_EPOCH + Duration::from_secs(1)));
+        let summary = &docs[0];
+        assert_eq!(summary["_aws"]["Timestamp"], 1000);
+        assert_eq!(
+            summary["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName"]])
+        );
+        assert_eq!(
+            (
+                &summary["Started"],
+                &summary["Duration"],
+                &summary["ConnectThrottled"],
+                &summary["PoolEligible"]
+            ),
+            (&json!(2), &json!(12.5), &json!(2), &json!(4))
+        );
+        assert!(summary.get("level").is_none(), "INFO needs no level");
+        let find = |key: &str, value: &str| {
+            docs.iter()
+                .find(|d| d[key] == value)
+                .unwrap_or_else(|| panic!("no document for {key}={value}: {docs:?}"))
+        };
+        assert_eq!(find("Reason", "NOT_SAMPLED")["Skipped"], 2);
+        assert_eq!(find("Reason", "CONTACT_ENDED")["Skipped"], 1);
+        assert_eq!(find("ErrorType", "Throttled")["Failed"], 1);
+        assert_eq!(find("Operation", "MonitorContact")["ConnectCalls"], 3);
+        assert_eq!(find("Operation", "DescribeContact")["ConnectCalls"], 1);
+        let qa = find("QaRule", "billing");
+        assert_eq!((&qa["Started"], &qa["Skipped"]), (&json!(1), &json!(2)));
+        assert_eq!(
+            qa["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName", "QaRule"]])
+        );
+        assert_eq!(docs.len(), 1 + 2 + 1 + 3 + 1);
+        for doc in &docs {
+            assert_eq!(doc["FunctionName"], "fn-1");
+            assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "MonitorContact");
+        }
+    }
+
+    #[test]
+    fn documents_carry_the_level_lambda_would_otherwise_filter_out() {
+        assert_eq!(level_for(Some("ERROR")), Some("ERROR"));
+        assert_eq!(level_for(Some("warn")), Some("WARN"));
+        assert_eq!(level_for(Some("FATAL")), Some("FATAL"));
+        for level in [None, Some("INFO"), Some("DEBUG"), Some("TRACE"), Some("")] {
+            assert_eq!(level_for(level), None, "{level:?}");
+        }
+        let docs = parsed(&metrics(Some("ERROR")).documents(&Tally::default(), SystemTime::now()));
+        assert_eq!(docs.len(), 1, "the summary is written even when nothing happened");
+        assert_eq!(docs[0]["level"], "ERROR");
+        assert_eq!(docs[0]["Started"], 0);
+    }
+
+    #[test]
+    fn off_writes_nothing() {
+        let memory = Arc::new(Mutex::new(Vec::new()));
+        let off = Metrics::new(None, "f".into(), None, Sink::Memory(Arc::clone(&memory)));
+        off.emit(&Tally::default());
+        assert!(memory.lock().map(|m| m.is_empty()).unwrap_or(false));
+        let on = Metrics::new(Some("N".into()), "f".into(), None, Sink::Memory(Arc::clone(&memory)));
+        on.emit(&Tally::default());
+        assert_eq!(memory.lock().map(|m| m.len()).unwrap_or(0), 1);
+    }
+}

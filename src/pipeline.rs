@@ -1,0 +1,888 @@
+//! The Connect calls for N planned targets (a single invocation is a batch of one), in as few calls
+//! as the batch allows, under the pacer and one deadline:
+//!
+//! 1. Targets that stand for the same monitor (the same ClientToken, contact, supervisor and
+//!    capabilities: every event about a contact on the automatic paths, redeliveries) form one group,
+//!    served by one monitor.
+//! 2. With `VERIFY_CONTACT`, one DescribeContact per contact; groups whose contact has ended, is a
+//!    monitor or is on a channel not monitored are skipped.
+//! 3. For the groups whose supervisor comes from a pool, one GetCurrentUserData per instance (or the
+//!    answer a warm environment kept, `USER_DATA_CACHE_SECONDS`), then the assignment (`pool::assign`):
+//!    nobody beyond their limit, contacts beyond the pools' capacity get `NO_SUPERVISOR_AVAILABLE`.
+//! 4. One MonitorContact per group. On the automatic paths an answer that is a normal day is a skip:
+//!    the token already used (`ALREADY_MONITORED`), the default supervisor unavailable
+//!    (`SUPERVISOR_UNAVAILABLE`), the contact gone: then one DescribeContact (unless the live check
+//!    already ran) tells an ended contact (`CONTACT_ENDED`) from a configuration problem (an error).
+//!
+//! Each call waits for its turn (`pace`) and must start and end before the deadline: a group the
+//! invocation had no time left for fails with `DeadlineExceeded`, never silently.
+
+use std::collections::HashMap;
+use std::future::Future;
+use tokio::time::Instant;
+
+use crate::calls::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Operation, Present};
+use crate::config::Config;
+use crate::connect::{Call, Connect};
+use crate::error::{ErrorKind, MonitorError};
+use crate::outcome::{Outcome, SkipReason};
+use crate::pace::Pacer;
+use crate::pool::{self, Pick, PoolState, Snapshots};
+use crate::request::{Supervisor, Target, live_check};
+
+/// What the pipeline works with, built once at init.
+pub struct Env<'a, C> {
+    pub connect: &'a C,
+    pub config: &'a Config,
+    pub pacer: &'a Pacer,
+    pub snapshots: &'a Snapshots,
+}
+
+/// A target's outcome, and what its log line says about the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub result: Result<Outcome, MonitorError>,
+    /// The supervisor asked to monitor (named, or picked from a pool).
+    pub user_id: Option<String>,
+    /// The pool as the pick saw it.
+    pub pool: Option<PoolState>,
+}
+
+/// The calls a run made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calls {
+    /// Per operation, in the order of [`Operation::ALL`]; the SDK's retries are not counted.
+    pub made: [u32; 3],
+    /// Eligible pool members in GetCurrentUserData's answers (summed over instances), when a pool
+    /// pick happened.
+    pub pool_eligible: Option<u32>,
+}
+
+/// Why a call was not answered.
+#[derive(Debug, Clone)]
+enum Failed {
+    Connect(ConnectFailure),
+    /// The deadline came before the call could start (`true`) or finish.
+    Late {
+        before: bool,
+    },
+}
+
+/// What a group came to.
+#[derive(Debug, Clone)]
+enum Done {
+    Started {
+        monitoring: Monitoring,
+        request: MonitorRequest,
+    },
+    Skipped(SkipReason),
+    Failed(MonitorError),
+}
+
+struct Group {
+    /// The first target of the group: the one its calls are made for.
+    lead: usize,
+    members: Vec<usize>,
+    user_id: Option<String>,
+    pool: Option<PoolState>,
+    done: Option<Done>,
+}
+
+/// Runs the calls for `targets`; the answer is in the same order.
+pub async fn run<C: Connect>(env: &Env<'_, C>, targets: &[Target], deadline: Instant) -> (Vec<Resolved>, Calls) {
+    let mut run = Run {
+        env,
+        deadline,
+        calls: Calls::default(),
+        statuses: HashMap::new(),
+    };
+    let mut groups = groups(targets);
+    if env.config.verify_contact {
+        run.verify(targets, &mut groups).await;
+    }
+    run.pick(targets, &mut groups).await;
+    run.monitor(targets, &mut groups).await;
+    let mut out: Vec<Option<Resolved>> = vec![None; targets.len()];
+    for group in groups {
+        let done = group.done.unwrap_or_else(|| Done::Failed(deadline_exceeded(false)));
+        for &index in &group.members {
+            out[index] = Some(Resolved {
+                result: outcome(&targets[index], &done),
+                user_id: group.user_id.clone(),
+                pool: group.pool,
+            });
+        }
+    }
+    let resolved = out
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| Resolved {
+                result: Err(deadline_exceeded(false)),
+                user_id: None,
+                pool: None,
+            })
+        })
+        .collect();
+    (resolved, run.calls)
+}
+
+/// The targets that stand for the same monitor, together, in order of first appearance.
+fn groups(targets: &[Target]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<(&str, &str, &str, &Supervisor, crate::ids::Capabilities), usize> = HashMap::new();
+    for (i, t) in targets.iter().enumerate() {
+        let key = (
+            t.client_token.as_str(),
+            t.instance_id.as_str(),
+            t.contact_id.as_str(),
+            &t.supervisor,
+            t.capabilities,
+        );
+        match index.get(&key) {
+            Some(&g) => groups[g].members.push(i),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(Group {
+                    lead: i,
+                    members: vec![i],
+                    user_id: match &t.supervisor {
+                        Supervisor::Named(user) => Some(user.clone()),
+                        Supervisor::Pool(_) => None,
+                    },
+                    pool: None,
+                    done: None,
+                });
+            }
+        }
+    }
+    groups
+}
+
+/// One target's outcome from its group's.
+fn outcome(target: &Target, done: &Done) -> Result<Outcome, MonitorError> {
+    match done {
+        Done::Started { monitoring, request } => Ok(Outcome::Started {
+            contact_arn: monitoring.contact_arn.clone(),
+            monitor_contact_id: monitoring.contact_id.clone(),
+            contact_id: request.contact_id.clone(),
+            user_id: request.user_id.clone(),
+            client_token: request.client_token.clone(),
+            rule_name: target.rule_name.clone(),
+            qa_rule: target.qa_rule.clone(),
+        }),
+        Done::Skipped(reason) => Ok(Outcome::Skipped {
+            reason: *reason,
+            contact_id: target.contact_id.clone(),
+            qa_rule: target.qa_rule.clone(),
+        }),
+        Done::Failed(error) => Err(error.clone()),
+    }
+}
+
+fn deadline_exceeded(before: bool) -> MonitorError {
+    let when = if before {
+        "before calling Connect"
+    } else {
+        "while waiting for Connect (including retries)"
+    };
+    MonitorError::new(
+        ErrorKind::DeadlineExceeded,
+        format!(
+            "the invocation ran out of time {when}; monitoring may or may not have started: retrying the same event is safe (same ClientToken). Contact flows wait at most 8 s; raise the function's timeout if Connect is slow"
+        ),
+    )
+}
+
+struct Run<'e, 'a, C> {
+    env: &'e Env<'a, C>,
+    deadline: Instant,
+    calls: Calls,
+    /// DescribeContact's answers in this run, per (instance, contact): at most one call per contact.
+    statuses: HashMap<(String, String), Result<ContactStatus, Failed>>,
+}
+
+impl<C: Connect> Run<'_, '_, C> {
+    /// One call: it waits for its turn under the pacer, and must start and end before the deadline.
+    async fn call<T, F>(&mut self, operation: Operation, call: F) -> Result<T, Failed>
+    where
+        F: Future<Output = Result<T, ConnectFailure>>,
+    {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(Failed::Late { before: true });
+        }
+        let Some(start) = self.env.pacer.reserve(operation, now, self.deadline) else {
+            return Err(Failed::Late { before: true });
+        };
+        // Only when there is a wait: the timer has a resolution of 1 ms, and even a sleep until now
+        // would wait for its next tick.
+        if start > now {
+            tokio::time::sleep_until(start).await;
+        }
+        self.calls.made[operation.index()] += 1;
+        match tokio::time::timeout_at(self.deadline, call).await {
+            Ok(result) => result.map_err(Failed::Connect),
+            Err(_elapsed) => Err(Failed::Late { before: false }),
+        }
+    }
+
+    /// DescribeContact, once per contact in this run.
+    async fn status(&mut self, instance_id: &str, contact_id: &str) -> Result<ContactStatus, Failed> {
+        let key = (instance_id.to_owned(), contact_id.to_owned());
+        if let Some(known) = self.statuses.get(&key) {
+            return known.clone();
+        }
+        let connect = self.env.connect;
+        let answer = self
+            .call(
+                Operation::DescribeContact,
+                connect.contact_status(instance_id, contact_id),
+            )
+            .await;
+        self.statuses.insert(key, answer.clone());
+        answer
+    }
+
+    /// Stage 2: the live check of every group's contact.
+    async fn verify(&mut self, targets: &[Target], groups: &mut [Group]) {
+        for group in groups.iter_mut().filter(|g| g.done.is_none()) {
+            let target = &targets[group.lead];
+            group.done = match self.status(&target.instance_id, &target.contact_id).await {
+                Ok(status) => live_check(&status, self.env.config).map(Done::Skipped),
+                Err(failed) => Some(Done::Failed(explain(
+                    failed,
+                    Call::DescribeContact {
+                        instance_id: &target.instance_id,
+                        contact_id: &target.contact_id,
+                    },
+                ))),
+            };
+        }
+    }
+
+    /// Stage 3: who of the pools takes each group that needs a pick.
+    async fn pick(&mut self, targets: &[Target], groups: &mut [Group]) {
+        let config = self.env.config;
+        let mut instances: Vec<&str> = Vec::new();
+        for group in groups.iter().filter(|g| g.done.is_none()) {
+            let target = &targets[group.lead];
+            if matches!(target.supervisor, Supervisor::Pool(_)) && !instances.contains(&target.instance_id.as_str()) {
+                instances.push(&target.instance_id);
+            }
+        }
+        for instance_id in instances {
+            let waiting: Vec<usize> = groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| {
+                    let t = &targets[g.lead];
+                    g.done.is_none() && t.instance_id == instance_id && matches!(t.supervisor, Supervisor::Pool(_))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let present = match self.present(instance_id).await {
+                Ok(present) => present,
+                Err(failed) => {
+                    let error = explain(failed, Call::GetCurrentUserData { instance_id });
+                    for &g in &waiting {
+                        groups[g].done = Some(Done::Failed(error.clone()));
+                    }
+                    continue;
+                }
+            };
+            let eligible = present
+                .iter()
+                .filter(|p| {
+                    p.monitoring < config.max_monitors_per_supervisor && config.pool_members.contains(&p.user_id)
+                })
+                .count();
+            let seen = self.calls.pool_eligible.unwrap_or(0);
+            self.calls.pool_eligible = Some(seen + u32::try_from(eligible).unwrap_or(u32::MAX));
+            let picks: Vec<Pick<'_>> = waiting
+                .iter()
+                .map(|&g| {
+                    let target = &targets[groups[g].lead];
+                    let members = match target.supervisor {
+                        Supervisor::Pool(pool) => pool.members(config),
+                        Supervisor::Named(_) => &[],
+                    };
+                    Pick {
+                        members,
+                        rank: target.rank(),
+                    }
+                })
+                .collect();
+            let assigned = pool::assign(&picks, &present, config.max_monitors_per_supervisor);
+            for (&g, (picked, state)) in waiting.iter().zip(assigned) {
+                let group = &mut groups[g];
+                group.pool = Some(state);
+                match picked {
+                    Some(user) => group.user_id = Some(user),
+                    None => group.done = Some(Done::Skipped(SkipReason::NoSupervisorAvailable)),
+                }
+            }
+        }
+    }
+
+    /// GetCurrentUserData for every pool member, or the answer a warm environment kept.
+    async fn present(&mut self, instance_id: &str) -> Result<Vec<Present>, Failed> {
+        let snapshots = self.env.snapshots;
+        if let Some(kept) = snapshots.get(instance_id, Instant::now()) {
+            return Ok(kept);
+        }
+        let config: &Config = self.env.config;
+        let (connect, members) = (self.env.connect, &config.pool_members);
+        let present = self
+            .call(
+                Operation::GetCurrentUserData,
+                connect.present_members(instance_id, members),
+            )
+            .await?;
+        snapshots.put(instance_id, Instant::now(), &present);
+        Ok(present)
+    }
+
+    /// Stage 4: one MonitorContact per group still to serve.
+    async fn monitor(&mut self, targets: &[Target], groups: &mut [Group]) {
+        for group in groups.iter_mut().filter(|g| g.done.is_none()) {
+            let target = &targets[group.lead];
+            let Some(user_id) = group.user_id.clone() else {
+                continue;
+            };
+            let request = target.request(user_id);
+            let pooled = matches!(target.supervisor, Supervisor::Pool(_));
+            let connect = self.env.connect;
+            let answer = self
+                .call(Operation::MonitorContact, connect.start_monitoring(&request))
+                .await;
+            group.done = Some(match answer {
+                Ok(monitoring) => {
+                    if pooled {
+                        self.env.snapshots.started(&request.instance_id, &request.user_id);
+                    }
+                    Done::Started { monitoring, request }
+                }
+                Err(Failed::Connect(failure)) => self.refused(target, &request, pooled, failure).await,
+                Err(late) => Done::Failed(explain(
+                    late,
+                    Call::MonitorContact {
+                        request: &request,
+                        pooled,
+                        contact_live: false,
+                    },
+                )),
+            });
+        }
+    }
+
+    /// What a refused MonitorContact means (see the module documentation).
+    async fn refused(
+        &mut self,
+        target: &Target,
+        request: &MonitorRequest,
+        pooled: bool,
+        failure: ConnectFailure,
+    ) -> Done {
+        let automatic = target.contact_scoped;
+        let verified = self.env.config.verify_contact;
+        let call = |contact_live| Call::MonitorContact {
+            request,
+            pooled,
+            contact_live,
+        };
+        match failure {
+            // The token stands for this monitor and leaves the user out (a pool pick) or stands for
+            // the contact (automatic paths): it was used, so the monitor was started already.
+            ConnectFailure::Idempotency(_) if pooled || automatic => Done::Skipped(SkipReason::AlreadyMonitored),
+            ConnectFailure::QuotaExceeded(_) if automatic && !pooled => {
+                Done::Skipped(SkipReason::SupervisorUnavailable)
+            }
+            ConnectFailure::NotFound(_) | ConnectFailure::InvalidRequest(_) if automatic && verified => {
+                Done::Failed(failure.explain(call(true)))
+            }
+            ConnectFailure::NotFound(_) | ConnectFailure::InvalidRequest(_) if automatic => {
+                match self.status(&target.instance_id, &target.contact_id).await {
+                    Ok(status) => match live_check(&status, self.env.config) {
+                        Some(reason) => Done::Skipped(reason),
+                        None => Done::Failed(failure.explain(call(true))),
+                    },
+                    // Connect does not know the contact: over, or never was.
+                    Err(Failed::Connect(ConnectFailure::NotFound(_))) => Done::Skipped(SkipReason::ContactEnded),
+                    Err(failed) => Done::Failed(explain(
+                        failed,
+                        Call::DescribeContact {
+                            instance_id: &target.instance_id,
+                            contact_id: &target.contact_id,
+                        },
+                    )),
+                }
+            }
+            failure => Done::Failed(failure.explain(call(false))),
+        }
+    }
+}
+
+/// This function's error for a call that failed or came too late.
+fn explain(failed: Failed, call: Call<'_>) -> MonitorError {
+    match failed {
+        Failed::Connect(failure) => failure.explain(call),
+        Failed::Late { before } => deadline_exceeded(before),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::connect::scripted::{Scripted, live};
+    use crate::event::{self, Payload};
+    use crate::request::{Decision, validate};
+    use crate::token::{self, Purpose};
+
+    const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
+    const INST: &str = "1d2c3b4a-0000-4000-8000-00000000000a";
+    const P1: &str = "9001";
+    const P2: &str = "9002";
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup("us-east-1", |n| {
+            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn named() -> Config {
+        config(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)])
+    }
+
+    fn pool(extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "9001,9002")];
+        vars.extend_from_slice(extra);
+        config(&vars)
+    }
+
+    /// The target an event stands for.
+    fn target(config: &Config, json: &str) -> Target {
+        let intent = match event::read(json, "req-1") {
+            Ok(Payload::Single(intent)) => *intent,
+            other => panic!("{json}: {other:?}"),
+        };
+        let validated = validate(&intent, config).unwrap_or_else(|e| panic!("{e}"));
+        match validated.decide(config, SystemTime::now()) {
+            Ok(Decision::Monitor(target)) => target,
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    /// A contact event for `contact` (its event ID differs per call site).
+    fn contact_event(id: &str, contact: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","detail-type":"Amazon Connect Contact Event","source":"aws.connect",
+            "detail":{{"eventType":"CONNECTED_TO_AGENT","channel":"VOICE","initiationMethod":"INBOUND",
+            "contactId":"{contact}","instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}"}}}}"#
+        )
+    }
+
+    fn contact_lens(id: &str, contact: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","detail-type":"Contact Lens Realtime Rules Matched","source":"aws.connect",
+            "detail":{{"ruleName":"upset","contactArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/contact/{contact}"}}}}"#
+        )
+    }
+
+    fn direct(contact: &str) -> String {
+        format!(r#"{{"InstanceId":"{INST}","ContactId":"{contact}","EventId":"e-{contact}"}}"#)
+    }
+
+    fn present(user: &str, monitoring: u32) -> Present {
+        Present {
+            user_id: user.into(),
+            monitoring,
+        }
+    }
+
+    async fn go(connect: &Scripted, config: &Config, targets: &[Target]) -> (Vec<Resolved>, Calls) {
+        go_within(connect, config, targets, Duration::from_secs(5)).await
+    }
+
+    async fn go_within(
+        connect: &Scripted,
+        config: &Config,
+        targets: &[Target],
+        budget: Duration,
+    ) -> (Vec<Resolved>, Calls) {
+        let pacer = Pacer::new(config.calls_per_second, Instant::now());
+        let snapshots = Snapshots::new(config.user_data_ttl);
+        let env = Env {
+            connect,
+            config,
+            pacer: &pacer,
+            snapshots: &snapshots,
+        };
+        run(&env, targets, Instant::now() + budget).await
+    }
+
+    fn label(r: &Resolved) -> String {
+        match &r.result {
+            Ok(outcome) => outcome.label().to_owned(),
+            Err(e) => e.kind.as_str().to_owned(),
+        }
+    }
+
+    fn labels(resolved: &[Resolved]) -> Vec<String> {
+        resolved.iter().map(label).collect()
+    }
+
+    fn arn(r: &Resolved) -> Option<&str> {
+        match &r.result {
+            Ok(Outcome::Started { contact_arn, .. }) => Some(contact_arn),
+            _ => None,
+        }
+    }
+
+    use Operation::{DescribeContact, GetCurrentUserData, MonitorContact};
+
+    #[tokio::test]
+    async fn events_about_one_contact_are_served_by_one_monitor() {
+        let c = config(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("TRIGGER_EVENT_TYPES", "CONNECTED_TO_AGENT"),
+        ]);
+        let targets = [
+            target(&c, &contact_event("ev-1", "c1")),
+            target(&c, &contact_lens("cl-1", "c1")),
+            target(&c, &contact_lens("cl-2", "c1")),
+            target(&c, &contact_event("ev-1", "c2")),
+        ];
+        let connect = Scripted::default();
+        let (resolved, calls) = go(&connect, &c, &targets).await;
+        assert_eq!(labels(&resolved), ["STARTED"; 4]);
+        assert_eq!(connect.ops(), [MonitorContact, MonitorContact], "one per contact");
+        assert_eq!(arn(&resolved[0]), arn(&resolved[2]));
+        assert_ne!(arn(&resolved[0]), arn(&resolved[3]));
+        assert_eq!(calls.made, [0, 0, 2]);
+        // Each event keeps what is its own: the escalations name their rule, QA does not.
+        assert!(matches!(&resolved[1].result, Ok(Outcome::Started { rule_name: Some(r), .. }) if r == "upset"));
+        assert!(matches!(
+            &resolved[0].result,
+            Ok(Outcome::Started { rule_name: None, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_batch_makes_one_get_current_user_data_and_never_exceeds_the_limit() {
+        let c = pool(&[]);
+        let targets: Vec<Target> = (0..5)
+            .map(|n| target(&c, &contact_event(&format!("ev-{n}"), &format!("c{n}"))))
+            .collect();
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0), present(P2, 0)]));
+        let (resolved, calls) = go(&connect, &c, &targets).await;
+        assert_eq!(
+            connect.ops(),
+            [GetCurrentUserData, MonitorContact, MonitorContact],
+            "the contacts beyond the pool's capacity cost no MonitorContact"
+        );
+        let started: Vec<&Resolved> = resolved.iter().filter(|r| label(r) == "STARTED").collect();
+        assert_eq!(started.len(), 2);
+        let users: Vec<&str> = started.iter().filter_map(|r| r.user_id.as_deref()).collect();
+        assert!(users.contains(&P1) && users.contains(&P2), "{users:?}");
+        assert_eq!(
+            resolved
+                .iter()
+                .filter(|r| label(r) == "NO_SUPERVISOR_AVAILABLE")
+                .count(),
+            3
+        );
+        assert_eq!(calls.pool_eligible, Some(2));
+        for r in &resolved {
+            let state = r.pool.unwrap_or_else(|| panic!("a pool pick logs the pool"));
+            assert_eq!(state.size, 2);
+        }
+        // The pool token names the monitor: a retry of the batch sends the same tokens.
+        let tokens: Vec<String> = connect.requests().iter().map(|r| r.client_token.clone()).collect();
+        let expected: Vec<String> = ["c0", "c1", "c2", "c3", "c4"]
+            .iter()
+            .map(|c| token::contact_pool_token(INST, c, Purpose::Qa))
+            .filter(|t| tokens.contains(t))
+            .collect();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(expected.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_qa_reviewer_and_an_escalation_supervisor_may_both_listen() {
+        let c = pool(&[]);
+        let targets = [
+            target(&c, &contact_event("ev-1", "c1")),
+            target(&c, &contact_lens("cl-1", "c1")),
+            target(&c, &contact_lens("cl-2", "c1")),
+        ];
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0), present(P2, 0)]));
+        let (resolved, _) = go(&connect, &c, &targets).await;
+        assert_eq!(labels(&resolved), ["STARTED"; 3]);
+        assert_eq!(connect.ops(), [GetCurrentUserData, MonitorContact, MonitorContact]);
+        assert_ne!(resolved[0].user_id, resolved[1].user_id, "two monitors, two people");
+        assert_eq!(arn(&resolved[1]), arn(&resolved[2]), "two escalations, one monitor");
+    }
+
+    #[tokio::test]
+    async fn a_normal_day_on_the_automatic_paths_is_a_skip() {
+        let c = named();
+        let event = [target(&c, &contact_event("ev-1", "c1"))];
+        // (MonitorContact's answer, DescribeContact's, the outcome, the calls made)
+        type Case = (
+            ConnectFailure,
+            Result<ContactStatus, ConnectFailure>,
+            &'static str,
+            Vec<Operation>,
+        );
+        let cases: Vec<Case> = vec![
+            // The monitor exists: an earlier event about the contact started it.
+            (
+                ConnectFailure::Idempotency("used".into()),
+                Ok(live("VOICE")),
+                "ALREADY_MONITORED",
+                vec![MonitorContact],
+            ),
+            // The default supervisor is not logged in or is busy.
+            (
+                ConnectFailure::QuotaExceeded("busy".into()),
+                Ok(live("VOICE")),
+                "SUPERVISOR_UNAVAILABLE",
+                vec![MonitorContact],
+            ),
+            // The call ended first: one DescribeContact says so.
+            (
+                ConnectFailure::InvalidRequest("not active".into()),
+                Ok(ContactStatus {
+                    ended: true,
+                    ..live("VOICE")
+                }),
+                "CONTACT_ENDED",
+                vec![MonitorContact, DescribeContact],
+            ),
+            (
+                ConnectFailure::NotFound("gone".into()),
+                Err(ConnectFailure::NotFound("no such contact".into())),
+                "CONTACT_ENDED",
+                vec![MonitorContact, DescribeContact],
+            ),
+            // The contact is live: what Connect did not find is the supervisor, an error.
+            (
+                ConnectFailure::NotFound("no user".into()),
+                Ok(live("VOICE")),
+                "SupervisorNotFound",
+                vec![MonitorContact, DescribeContact],
+            ),
+            (
+                ConnectFailure::InvalidRequest("bad".into()),
+                Ok(live("VOICE")),
+                "InvalidEvent",
+                vec![MonitorContact, DescribeContact],
+            ),
+            // DescribeContact itself failing is its own error.
+            (
+                ConnectFailure::NotFound("gone".into()),
+                Err(ConnectFailure::AccessDenied("no".into())),
+                "AccessDenied",
+                vec![MonitorContact, DescribeContact],
+            ),
+        ];
+        for (failure, status, expected, ops) in cases {
+            let connect = Scripted::default();
+            connect.answer_monitor([Err(failure.clone())]);
+            connect.answer_status(status);
+            let (resolved, _) = go(&connect, &c, &event).await;
+            assert_eq!(label(&resolved[0]), expected, "{failure:?}");
+            assert_eq!(connect.ops(), ops, "{failure:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn with_the_live_check_a_refusal_needs_no_second_look() {
+        let c = config(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("VERIFY_CONTACT", "true")]);
+        let event = [target(&c, &contact_event("ev-1", "c1"))];
+        let connect = Scripted::default();
+        connect.answer_monitor([Err(ConnectFailure::NotFound("no user".into()))]);
+        let (resolved, calls) = go(&connect, &c, &event).await;
+        assert_eq!(label(&resolved[0]), "SupervisorNotFound");
+        assert_eq!(connect.ops(), [DescribeContact, MonitorContact]);
+        assert_eq!(calls.made, [1, 0, 1]);
+    }
+
+    #[tokio::test]
+    async fn contact_flows_and_direct_requests_keep_their_errors() {
+        let c = named();
+        let request = [target(&c, &direct("c1"))];
+        for (failure, expected) in [
+            (ConnectFailure::NotFound("gone".into()), "ContactNotFound"),
+            (ConnectFailure::InvalidRequest("not active".into()), "InvalidEvent"),
+            (ConnectFailure::QuotaExceeded("busy".into()), "SupervisorUnavailable"),
+            (ConnectFailure::Idempotency("used".into()), "IdempotencyConflict"),
+        ] {
+            let connect = Scripted::default();
+            connect.answer_monitor([Err(failure)]);
+            let (resolved, _) = go(&connect, &c, &request).await;
+            assert_eq!(label(&resolved[0]), expected);
+            assert_eq!(connect.ops(), [MonitorContact], "no second look");
+        }
+        // A pool pick that lost its member to another environment is retryable, for every source.
+        let p = pool(&[]);
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0)]));
+        connect.answer_monitor([Err(ConnectFailure::QuotaExceeded("busy".into()))]);
+        let (resolved, _) = go(&connect, &p, &[target(&p, &contact_event("ev-1", "c1"))]).await;
+        assert_eq!(label(&resolved[0]), "SupervisorUnavailable");
+        // ...and a refused pool token means served.
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0)]));
+        connect.answer_monitor([Err(ConnectFailure::Idempotency("used".into()))]);
+        let (resolved, _) = go(&connect, &p, &[target(&p, &direct("c1"))]).await;
+        assert_eq!(label(&resolved[0]), "ALREADY_MONITORED");
+    }
+
+    #[tokio::test]
+    async fn the_live_check_runs_once_per_contact_before_anything_else() {
+        let c = pool(&[("VERIFY_CONTACT", "true"), ("MAX_MONITORS_PER_SUPERVISOR", "2")]);
+        let targets = [
+            target(&c, &contact_event("ev-1", "c1")),
+            target(&c, &contact_lens("cl-1", "c1")),
+            target(&c, &contact_event("ev-2", "c2")),
+        ];
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0), present(P2, 0)]));
+        let (resolved, calls) = go(&connect, &c, &targets).await;
+        assert_eq!(labels(&resolved), ["STARTED"; 3]);
+        assert_eq!(
+            connect.ops(),
+            [
+                DescribeContact,
+                DescribeContact,
+                GetCurrentUserData,
+                MonitorContact,
+                MonitorContact,
+                MonitorContact
+            ],
+            "c1 has two monitors (QA and escalation) and one DescribeContact"
+        );
+        assert_eq!(calls.made, [2, 1, 3]);
+        let connect = Scripted::default();
+        connect.answer_status(Ok(ContactStatus {
+            ended: true,
+            ..live("VOICE")
+        }));
+        let (resolved, _) = go(&connect, &c, &targets).await;
+        assert_eq!(labels(&resolved), ["CONTACT_ENDED"; 3]);
+        assert_eq!(connect.ops(), [DescribeContact, DescribeContact]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_user_data_call_fails_the_pool_picks_only() {
+        let c = config(&[
+            ("SUPERVISOR_POOL_USER_IDS", "9001"),
+            ("ALLOWED_SUPERVISOR_USER_IDS", SUP),
+        ]);
+        let named_request = format!(r#"{{"InstanceId":"{INST}","ContactId":"c9","UserId":"{SUP}","EventId":"n"}}"#);
+        let targets = [target(&c, &direct("c1")), target(&c, &named_request)];
+        let connect = Scripted::default();
+        connect.answer_present(Err(ConnectFailure::Throttling("slow down".into())));
+        let (resolved, _) = go(&connect, &c, &targets).await;
+        assert_eq!(labels(&resolved), ["Throttled", "STARTED"]);
+        assert_eq!(connect.ops(), [GetCurrentUserData, MonitorContact]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_wait_for_their_turn_and_the_deadline_stops_them() {
+        // 1 call/s per API, bursts of 2: the third and fourth MonitorContact wait 1 and 2 s.
+        let c = config(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("CONNECT_CALLS_PER_SECOND", "1")]);
+        let targets: Vec<Target> = (0..6).map(|n| target(&c, &direct(&format!("c{n}")))).collect();
+        let connect = Scripted::default();
+        let begun = Instant::now();
+        let (resolved, calls) = go_within(&connect, &c, &targets, Duration::from_millis(2_500)).await;
+        assert_eq!(
+            labels(&resolved),
+            [
+                "STARTED",
+                "STARTED",
+                "STARTED",
+                "STARTED",
+                "DeadlineExceeded",
+                "DeadlineExceeded"
+            ]
+        );
+        assert_eq!(calls.made, [0, 0, 4], "no call was made for what had no time left");
+        assert!(begun.elapsed() >= Duration::from_secs(2) && begun.elapsed() < Duration::from_millis(2_500));
+        assert!(
+            resolved[4]
+                .result
+                .as_ref()
+                .is_err_and(|e| e.message.contains("before calling Connect"))
+        );
+        // Off: no waiting at all.
+        let off = config(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("CONNECT_CALLS_PER_SECOND", "off")]);
+        let connect = Scripted::default();
+        let begun = Instant::now();
+        let (resolved, _) = go(&connect, &off, &targets).await;
+        assert_eq!(labels(&resolved), ["STARTED"; 6]);
+        assert_eq!(begun.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_connect_is_cut_off_at_the_deadline() {
+        let c = config(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("VERIFY_CONTACT", "true")]);
+        let connect = Scripted {
+            delay: Duration::from_secs(1),
+            ..Scripted::default()
+        };
+        let targets = [target(&c, &direct("c1"))];
+        let (resolved, _) = go_within(&connect, &c, &targets, Duration::from_millis(1_500)).await;
+        assert_eq!(labels(&resolved), ["DeadlineExceeded"]);
+        assert_eq!(
+            connect.ops(),
+            [DescribeContact, MonitorContact],
+            "one budget covers every call"
+        );
+        assert!(
+            resolved[0]
+                .result
+                .as_ref()
+                .is_err_and(|e| e.message.contains("while waiting for Connect"))
+        );
+        // No time at all: no call.
+        let connect = Scripted::default();
+        let (resolved, calls) = go_within(&connect, &c, &targets, Duration::ZERO).await;
+        assert_eq!(labels(&resolved), ["DeadlineExceeded"]);
+        assert_eq!((connect.ops(), calls.made), (vec![], [0, 0, 0]));
+    }
+
+    #[tokio::test]
+    async fn a_warm_environment_may_reuse_what_get_current_user_data_said() {
+        let c = pool(&[("USER_DATA_CACHE_SECONDS", "30"), ("MAX_MONITORS_PER_SUPERVISOR", "1")]);
+        let pacer = Pacer::new(None, Instant::now());
+        let snapshots = Snapshots::new(c.user_data_ttl);
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0), present(P2, 0)]));
+        let env = Env {
+            connect: &connect,
+            config: &c,
+            pacer: &pacer,
+            snapshots: &snapshots,
+        };
+        let deadline = || Instant::now() + Duration::from_secs(5);
+        let first = [target(&c, &contact_event("ev-1", "c1"))];
+        let (resolved, _) = run(&env, &first, deadline()).await;
+        assert_eq!(labels(&resolved), ["STARTED"]);
+        // The next batch reuses the answer, with the monitor this environment started counted.
+        let next = [
+            target(&c, &contact_event("ev-2", "c2")),
+            target(&c, &contact_event("ev-3", "c3")),
+        ];
+        let (resolved, calls) = run(&env, &next, deadline()).await;
+        assert_eq!(labels(&resolved), ["STARTED", "NO_SUPERVISOR_AVAILABLE"]);
+        assert_eq!(calls.made, [0, 0, 1], "no second GetCurrentUserData");
+        assert_ne!(resolved[0].user_id, Some(connect.requests()[0].user_id.clone()));
+    }
+}
