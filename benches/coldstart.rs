@@ -17,8 +17,9 @@
 //!   floor linked the same way, so that the ratio compares like with like.
 //!
 //! Every response is checked (the function must answer STARTED, the floor must echo), so a fast error can
-//! never pass for a fast invocation. Both processes get the environment Lambda gives the deployed
-//! function and nothing from this process's environment, except `GLIBC_TUNABLES` when it is set here
+//! never pass for a fast invocation. Both processes get the environment Lambda gives the deployed flow
+//! function (the contact-flow sample is its event; `CONNECT_CALLS_PER_SECOND=off` as the template sets
+//! it) and nothing from this process's environment, except `GLIBC_TUNABLES` when it is set here
 //! (passed to both, to measure allocator settings; the template sets none). Environment: `COLD_STARTS`
 //! (default 50), `WARM` (default 1000). Targets are reported, not enforced: the exit status is non-zero
 //! only when a process fails or answers wrongly.
@@ -90,6 +91,8 @@ async fn run(binary: &Path, connect: &str, warm: usize, check: &dyn Fn(&str) -> 
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_ENDPOINT_URL_CONNECT", connect)
         .env("DEFAULT_SUPERVISOR_USER_ID", SUPERVISOR)
+        // The flow function's setting in the template: contact flows are paced by live callers.
+        .env("CONNECT_CALLS_PER_SECOND", "off")
         .stderr(Capture::Inherit);
     if let Some(tunables) = tunables() {
         launch = launch.env("GLIBC_TUNABLES", tunables);
