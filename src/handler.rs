@@ -24,7 +24,7 @@ use crate::event::{self, Intent, Payload, Source};
 use crate::metrics::{Metrics, Sink, Tally};
 use crate::outcome::{Outcome, SkipReason};
 use crate::pace::Pacer;
-use crate::pipeline::{self, Env, Resolved};
+use crate::pipeline::{self, Env, Plan, Resolved};
 use crate::pool::{PoolState, Snapshots};
 use crate::request::{Decision, Supervisor, Target, Validated, validate};
 
@@ -187,57 +187,27 @@ async fn resolve<C: Connect>(
     planned: Vec<Planned>,
     deadline: Instant,
 ) -> (pipeline::Calls, Vec<(EventLog, Result<Outcome, MonitorError>)>) {
-    let mut targets: Vec<Target> = Vec::new();
-    let mut slots: Vec<(EventLog, Option<Result<Outcome, MonitorError>>)> = Vec::with_capacity(planned.len());
-    for one in planned {
-        match one.plan {
-            Ok(Plan::Call(target)) => {
-                targets.push(target);
-                slots.push((one.log, None));
-            }
-            Ok(Plan::Done(outcome)) => slots.push((one.log, Some(Ok(outcome)))),
-            Err(error) => slots.push((one.log, Some(Err(error)))),
-        }
-    }
+    let (logs, plans): (Vec<EventLog>, Vec<Result<Plan, MonitorError>>) =
+        planned.into_iter().map(|one| (one.log, one.plan)).unzip();
     let env = Env {
         connect: &app.connect,
         config: &app.config,
         pacer: &app.pacer,
         snapshots: &app.snapshots,
     };
-    let (resolved, calls) = pipeline::run(&env, &targets, deadline).await;
-    let mut resolved = resolved.into_iter();
-    let results = slots
+    let (resolved, calls) = pipeline::run(&env, plans, deadline).await;
+    let results = logs
         .into_iter()
-        .map(|(mut log, result)| match result {
-            Some(result) => (log, result),
-            None => {
-                let Resolved { result, user_id, pool } = resolved.next().unwrap_or(Resolved {
-                    result: Err(MonitorError::new(
-                        ErrorKind::DeadlineExceeded,
-                        "the invocation ran out of time before calling Connect",
-                    )),
-                    user_id: None,
-                    pool: None,
-                });
-                if user_id.is_some() {
-                    log.user_id = user_id;
-                }
-                log.pool = pool;
-                (log, result)
+        .zip(resolved)
+        .map(|(mut log, Resolved { result, user_id, pool })| {
+            if user_id.is_some() {
+                log.user_id = user_id;
             }
+            log.pool = pool;
+            (log, result)
         })
         .collect();
     (calls, results)
-}
-
-/// What the in-process part of an invocation decided for one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// Nothing to call: the outcome is final (a skip).
-    Done(Outcome),
-    /// Call Connect for this target.
-    Call(Target),
 }
 
 /// One event, planned: what to do, and what its log line says so far.
