@@ -16,7 +16,7 @@ use crate::outcome::SkipReason;
 use crate::pool::Rank;
 use crate::qa::Facts;
 use crate::sample;
-use crate::token::{self, Purpose};
+use crate::token;
 
 /// What an Amazon Connect contact event says about the contact, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,19 +117,10 @@ impl Target {
         }
     }
 
-    /// Why a pool-picked supervisor listens, for Connect's own events.
-    pub fn purpose(&self) -> Option<Purpose> {
-        match self.source {
-            Source::ContactEvent => Some(Purpose::Qa),
-            Source::ContactLens => Some(Purpose::Escalation),
-            Source::ContactFlow | Source::CustomEvent | Source::Direct => None,
-        }
-    }
-
     /// How a pool pick for this target ranks the members: by the monitor for Connect's own events,
     /// by the event otherwise (as the token).
     pub fn rank(&self) -> Rank<'_> {
-        match (self.contact_scoped, self.purpose()) {
+        match (self.contact_scoped, self.source.purpose()) {
             (true, Some(purpose)) => Rank::Monitor {
                 instance_id: &self.instance_id,
                 contact_id: &self.contact_id,
@@ -439,19 +430,8 @@ impl Validated {
                 "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
             ));
         }
-        let mut target = Target {
-            source: self.source,
-            event_id: self.event_id.clone(),
-            instance_id: self.instance_id.clone(),
-            contact_id: self.contact_id.clone(),
-            supervisor,
-            capabilities,
-            client_token: String::new(),
-            contact_scoped: self.client_token.is_none() && self.source.is_automatic(),
-            rule_name: self.rule_name.clone(),
-            qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
-        };
-        target.client_token = match (&self.client_token, &target.supervisor, target.purpose()) {
+        let contact_scoped = self.client_token.is_none() && self.source.is_automatic();
+        let client_token = match (&self.client_token, &supervisor, self.source.purpose()) {
             (Some(t), _, _) => t.clone(),
             (None, Supervisor::Named(user_id), Some(_)) => {
                 token::contact_token(&self.instance_id, &self.contact_id, user_id)
@@ -464,6 +444,18 @@ impl Validated {
             }
             (None, Supervisor::Pool(_), None) => token::pool_token(&self.event_id, &self.instance_id, &self.contact_id),
         };
+        let target = Target {
+            source: self.source,
+            event_id: self.event_id.clone(),
+            instance_id: self.instance_id.clone(),
+            contact_id: self.contact_id.clone(),
+            supervisor,
+            capabilities,
+            client_token,
+            contact_scoped,
+            rule_name: self.rule_name.clone(),
+            qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
+        };
         Ok(Decision::Monitor(target))
     }
 }
@@ -472,6 +464,7 @@ impl Validated {
 mod tests {
     use super::*;
     use crate::event;
+    use crate::token::Purpose;
     use std::time::Duration;
 
     const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
