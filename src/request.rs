@@ -472,15 +472,25 @@ mod tests {
     const INST: &str = "1d2c3b4a-0000-4000-8000-00000000000a";
     const CONTACT: &str = "c0c0c0c0-0000-4000-8000-000000000001";
 
-    fn config(extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("DEFAULT_SUPERVISOR_USER_ID", SUP)];
-        vars.extend_from_slice(extra);
+    /// The configuration of `base` with `extra` added (a later value wins).
+    fn load(base: &[(&str, &str)], extra: &[(&str, &str)]) -> Config {
+        let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
         match Config::from_lookup("us-east-1", |n| {
             vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
         }) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// A default supervisor, and `extra`.
+    fn config(extra: &[(&str, &str)]) -> Config {
+        load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)], extra)
+    }
+
+    /// A pool of two, and `extra`.
+    fn pool_config(extra: &[(&str, &str)]) -> Config {
+        load(&[("SUPERVISOR_POOL_USER_IDS", "p1,p2")], extra)
     }
 
     /// The time the events' age is measured at: 2026-11-18T18:41:00Z, a minute after the test events'
@@ -633,17 +643,7 @@ mod tests {
 
     #[test]
     fn an_event_without_a_supervisor_goes_to_the_pool_with_a_token_without_the_user() {
-        let pool = |extra: &[(&str, &str)]| {
-            let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2")];
-            vars.extend_from_slice(extra);
-            match Config::from_lookup("us-east-1", |n| {
-                vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
-            }) {
-                Ok(c) => c,
-                Err(e) => panic!("{e}"),
-            }
-        };
-        let c = pool(&[]);
+        let c = pool_config(&[]);
         let t = target(&direct(""), &c);
         assert_eq!(t.supervisor, Supervisor::Pool(PoolRef::Global));
         assert_eq!(t.client_token, token::pool_token("e1", INST, CONTACT));
@@ -658,7 +658,7 @@ mod tests {
             fails(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).kind,
             ErrorKind::SupervisorNotAllowed
         );
-        let c = pool(&[("ALLOWED_SUPERVISOR_USER_IDS", OTHER)]);
+        let c = pool_config(&[("ALLOWED_SUPERVISOR_USER_IDS", OTHER)]);
         assert_eq!(monitor(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).user_id, OTHER);
         // An explicit ClientToken is used as given.
         let t = target(&direct(r#""ClientToken":"mine-1","#), &c);
@@ -941,17 +941,6 @@ mod tests {
         )
     }
 
-    fn pool_config(extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2")];
-        vars.extend_from_slice(extra);
-        match Config::from_lookup("us-east-1", |n| {
-            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
-        }) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
     #[test]
     fn connects_own_events_share_one_token_per_monitor() {
         let c = config(&[("TRIGGER_EVENT_TYPES", "INITIATED,CONNECTED_TO_AGENT")]);
@@ -1091,14 +1080,7 @@ mod tests {
     }
 
     fn qa_config(rules: &str, extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", rules)];
-        vars.extend_from_slice(extra);
-        match Config::from_lookup("us-east-1", |n| {
-            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
-        }) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
+        load(&[("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", rules)], extra)
     }
 
     #[test]
