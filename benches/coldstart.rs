@@ -87,11 +87,13 @@ async fn invoke(
 /// Starts `binary` cold, invokes it once, then `warm` more times (0: kill it after the first).
 async fn run(binary: &Path, connect: &str, warm: usize, check: &dyn Fn(&str) -> bool) -> Result<Run> {
     let mut api = RuntimeApi::start().await?;
+    // The flow function's environment as the template deploys it: contact flows are not paced
+    // (CONNECT_CALLS_PER_SECOND=off); paced at the default 1 call/s, 1,000 warm invocations would
+    // take 1,000 s of waiting for turns, not of work.
     let mut launch = Launch::new(binary)
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_ENDPOINT_URL_CONNECT", connect)
         .env("DEFAULT_SUPERVISOR_USER_ID", SUPERVISOR)
-        // The flow function's setting in the template: contact flows are paced by live callers.
         .env("CONNECT_CALLS_PER_SECOND", "off")
         .stderr(Capture::Inherit);
     if let Some(tunables) = tunables() {

@@ -17,9 +17,6 @@ pub enum SupervisorPolicy {
     Only(Vec<String>),
 }
 
-/// Channels MonitorContact supports.
-pub const MONITORABLE_CHANNELS: [&str; 2] = ["VOICE", "CHAT"];
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The region the function (and its Connect client) runs in.
@@ -210,7 +207,7 @@ impl Config {
         let monitored_channels = word_list(CHANNELS, get(CHANNELS).as_deref().unwrap_or("VOICE,CHAT"))?;
         if let Some(_unsupported) = monitored_channels
             .iter()
-            .find(|c| !MONITORABLE_CHANNELS.contains(&c.as_str()))
+            .find(|c| !ids::MONITORABLE_CHANNELS.contains(&c.as_str()))
         {
             return Err(fail(
                 CHANNELS,

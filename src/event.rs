@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use crate::error::{ErrorKind, MonitorError};
 use crate::ids;
 use crate::loose::{Loose, Obj};
+use crate::token::Purpose;
 
 /// Largest single event accepted, in bytes (SQS message bodies included). Contact-flow events carry
 /// the contact's attributes (at most 32 KiB in Connect) and segment attributes; 256 KiB, the largest
@@ -61,7 +62,16 @@ impl Source {
     /// Connect's own events (contact events, Contact Lens matches): the automatic paths, where the
     /// unit is the contact rather than the event (see `token`).
     pub fn is_automatic(self) -> bool {
-        matches!(self, Source::ContactEvent | Source::ContactLens)
+        self.purpose().is_some()
+    }
+
+    /// Why a supervisor listens, for Connect's own events: QA, or escalation.
+    pub fn purpose(self) -> Option<Purpose> {
+        match self {
+            Source::ContactEvent => Some(Purpose::Qa),
+            Source::ContactLens => Some(Purpose::Escalation),
+            Source::ContactFlow | Source::CustomEvent | Source::Direct => None,
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use crate::event::{self, Intent, Payload, Source};
 use crate::metrics::{Metrics, Sink, Tally};
 use crate::outcome::{Outcome, SkipReason};
 use crate::pace::Pacer;
-use crate::pipeline::{self, Env, Resolved};
+use crate::pipeline::{self, Env, Plan, Resolved};
 use crate::pool::{PoolState, Snapshots};
 use crate::request::{Decision, Supervisor, Target, Validated, validate};
 
@@ -112,8 +112,7 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
     let deadline = started + time_budget(event.context.deadline, SystemTime::now()).unwrap_or(Duration::ZERO);
     let throttled_before = app.connect.throttled_attempts();
     let mut tally = Tally::default();
-    let payload = event::read(&event.payload, &event.context.request_id);
-    let (records, planned) = match payload {
+    let (batch, planned) = match event::read(&event.payload, &event.context.request_id) {
         Err(error) => {
             let result = Err(error);
             EventLog::default().emit(&result, Some(started.elapsed()));
@@ -122,60 +121,55 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
             app.metrics.emit(&tally);
             return result.map(Response::Single);
         }
-        Ok(Payload::Single(intent)) => (None, vec![plan(&app.config, Ok(*intent), SystemTime::now())]),
+        Ok(Payload::Single(intent)) => (false, vec![plan(&app.config, Ok(*intent), SystemTime::now())]),
         Ok(Payload::Batch(records)) => {
             let now = SystemTime::now();
-            let mut ids = Vec::with_capacity(records.len());
-            let mut planned = Vec::with_capacity(records.len());
-            for record in records {
-                let mut one = redelivered(plan(&app.config, record.intent, now), record.receive_count);
-                one.log.message_id = Some(record.message_id.clone());
-                one.log.receive_count = record.receive_count;
-                ids.push(record.message_id);
-                planned.push(one);
-            }
-            (Some(ids), planned)
+            let planned = records
+                .into_iter()
+                .map(|record| {
+                    let mut one = redelivered(plan(&app.config, record.intent, now), record.receive_count);
+                    one.log.message_id = Some(record.message_id);
+                    one.log.receive_count = record.receive_count;
+                    one
+                })
+                .collect();
+            (true, planned)
         }
     };
     let (calls, results) = resolve(app, planned, deadline).await;
     tally.calls = calls.made;
     tally.pool_eligible = calls.pool_eligible;
-    for (log, result) in &results {
-        tally.count(result);
-        if records.is_some() {
-            log.emit(result, None);
-        }
-    }
     tally.throttled = app.connect.throttled_attempts().saturating_sub(throttled_before);
+    for (_, result) in &results {
+        tally.count(result);
+    }
     tally.duration = started.elapsed();
-    let response = match records {
-        None => {
-            let (log, result) = results.into_iter().next().unwrap_or_else(|| {
-                (
-                    EventLog::default(),
-                    Err(MonitorError::invalid("the invocation held no event")),
-                )
-            });
-            log.emit(&result, Some(tally.duration));
-            result.map(Response::Single)
-        }
-        Some(ids) => {
-            let mut response = SqsBatchResponse::default();
-            for (id, (_, result)) in ids.into_iter().zip(&results) {
-                if result.is_err() {
-                    response.add_failure(id);
-                }
+    let response = if batch {
+        let mut response = SqsBatchResponse::default();
+        for (log, result) in &results {
+            log.emit(result, None);
+            if let (Err(_), Some(id)) = (result, &log.message_id) {
+                response.add_failure(id.clone());
             }
-            let failures = response.batch_item_failures.len();
-            let duration_us = u64::try_from(tally.duration.as_micros()).unwrap_or(u64::MAX);
-            let records = results.len();
-            if failures > 0 {
-                tracing::warn!(records, failures, duration_us, "monitor-contact batch");
-            } else {
-                tracing::info!(records, failures, duration_us, "monitor-contact batch");
-            }
-            Ok(Response::Batch(response))
         }
+        let (records, failures) = (results.len(), response.batch_item_failures.len());
+        let duration_us = u64::try_from(tally.duration.as_micros()).unwrap_or(u64::MAX);
+        if failures > 0 {
+            tracing::warn!(records, failures, duration_us, "monitor-contact batch");
+        } else {
+            tracing::info!(records, failures, duration_us, "monitor-contact batch");
+        }
+        Ok(Response::Batch(response))
+    } else {
+        // A single event: one result.
+        let (log, result) = results.into_iter().next().unwrap_or_else(|| {
+            (
+                EventLog::default(),
+                Err(MonitorError::invalid("the invocation held no event")),
+            )
+        });
+        log.emit(&result, Some(tally.duration));
+        result.map(Response::Single)
     };
     app.metrics.emit(&tally);
     response
@@ -187,57 +181,27 @@ async fn resolve<C: Connect>(
     planned: Vec<Planned>,
     deadline: Instant,
 ) -> (pipeline::Calls, Vec<(EventLog, Result<Outcome, MonitorError>)>) {
-    let mut targets: Vec<Target> = Vec::new();
-    let mut slots: Vec<(EventLog, Option<Result<Outcome, MonitorError>>)> = Vec::with_capacity(planned.len());
-    for one in planned {
-        match one.plan {
-            Ok(Plan::Call(target)) => {
-                targets.push(target);
-                slots.push((one.log, None));
-            }
-            Ok(Plan::Done(outcome)) => slots.push((one.log, Some(Ok(outcome)))),
-            Err(error) => slots.push((one.log, Some(Err(error)))),
-        }
-    }
+    let (logs, plans): (Vec<EventLog>, Vec<Result<Plan, MonitorError>>) =
+        planned.into_iter().map(|one| (one.log, one.plan)).unzip();
     let env = Env {
         connect: &app.connect,
         config: &app.config,
         pacer: &app.pacer,
         snapshots: &app.snapshots,
     };
-    let (resolved, calls) = pipeline::run(&env, &targets, deadline).await;
-    let mut resolved = resolved.into_iter();
-    let results = slots
+    let (resolved, calls) = pipeline::run(&env, plans, deadline).await;
+    let results = logs
         .into_iter()
-        .map(|(mut log, result)| match result {
-            Some(result) => (log, result),
-            None => {
-                let Resolved { result, user_id, pool } = resolved.next().unwrap_or(Resolved {
-                    result: Err(MonitorError::new(
-                        ErrorKind::DeadlineExceeded,
-                        "the invocation ran out of time before calling Connect",
-                    )),
-                    user_id: None,
-                    pool: None,
-                });
-                if user_id.is_some() {
-                    log.user_id = user_id;
-                }
-                log.pool = pool;
-                (log, result)
+        .zip(resolved)
+        .map(|(mut log, Resolved { result, user_id, pool })| {
+            if user_id.is_some() {
+                log.user_id = user_id;
             }
+            log.pool = pool;
+            (log, result)
         })
         .collect();
     (calls, results)
-}
-
-/// What the in-process part of an invocation decided for one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// Nothing to call: the outcome is final (a skip).
-    Done(Outcome),
-    /// Call Connect for this target.
-    Call(Target),
 }
 
 /// One event, planned: what to do, and what its log line says so far.

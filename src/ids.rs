@@ -13,6 +13,9 @@ pub const MAX_CLIENT_TOKEN: usize = 500;
 /// Most characters an event ID may have.
 pub const MAX_EVENT_ID: usize = 256;
 
+/// Channels MonitorContact supports.
+pub const MONITORABLE_CHANNELS: [&str; 2] = ["VOICE", "CHAT"];
+
 /// Checks an identifier: 1..=max characters of `A-Z a-z 0-9 - _`.
 ///
 /// The API allows any string of the right length, but every real Connect ID is a UUID or similar;

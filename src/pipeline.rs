@@ -25,6 +25,7 @@ use crate::calls::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Op
 use crate::config::Config;
 use crate::connect::{Call, Connect};
 use crate::error::{ErrorKind, MonitorError};
+use crate::ids::Capabilities;
 use crate::outcome::{Outcome, SkipReason};
 use crate::pace::Pacer;
 use crate::pool::{self, Pick, PoolState, Snapshots};
@@ -38,7 +39,16 @@ pub struct Env<'a, C> {
     pub snapshots: &'a Snapshots,
 }
 
-/// A target's outcome, and what its log line says about the supervisor.
+/// What the in-process part of an invocation decided for one event (see `handler::plan`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing to call: the outcome is final (a skip).
+    Done(Outcome),
+    /// Call Connect for this target.
+    Call(Target),
+}
+
+/// An event's outcome, and what its log line says about the supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     pub result: Result<Outcome, MonitorError>,
@@ -79,57 +89,83 @@ enum Done {
     Failed(MonitorError),
 }
 
+/// An event in a run: settled in process already, or the target at this index.
+enum Slot {
+    Settled(Result<Outcome, MonitorError>),
+    Target(usize),
+}
+
 struct Group {
     /// The first target of the group: the one its calls are made for.
     lead: usize,
-    members: Vec<usize>,
     user_id: Option<String>,
     pool: Option<PoolState>,
     done: Option<Done>,
 }
 
-/// Runs the calls for `targets`; the answer is in the same order.
-pub async fn run<C: Connect>(env: &Env<'_, C>, targets: &[Target], deadline: Instant) -> (Vec<Resolved>, Calls) {
+/// Runs the calls the planned events need; every event's result, in the same order (what was
+/// decided in process, or failed there, passes through).
+pub async fn run<C: Connect>(
+    env: &Env<'_, C>,
+    plans: Vec<Result<Plan, MonitorError>>,
+    deadline: Instant,
+) -> (Vec<Resolved>, Calls) {
+    let mut targets: Vec<Target> = Vec::new();
+    let slots: Vec<Slot> = plans
+        .into_iter()
+        .map(|plan| match plan {
+            Ok(Plan::Call(target)) => {
+                targets.push(target);
+                Slot::Target(targets.len() - 1)
+            }
+            Ok(Plan::Done(outcome)) => Slot::Settled(Ok(outcome)),
+            Err(error) => Slot::Settled(Err(error)),
+        })
+        .collect();
     let mut run = Run {
         env,
         deadline,
         calls: Calls::default(),
         statuses: HashMap::new(),
     };
-    let mut groups = groups(targets);
+    let (mut groups, group_of) = groups(&targets);
     if env.config.verify_contact {
-        run.verify(targets, &mut groups).await;
+        run.verify(&targets, &mut groups).await;
     }
-    run.pick(targets, &mut groups).await;
-    run.monitor(targets, &mut groups).await;
-    let mut out: Vec<Option<Resolved>> = vec![None; targets.len()];
-    for group in groups {
-        let done = group.done.unwrap_or_else(|| Done::Failed(deadline_exceeded(false)));
-        for &index in &group.members {
-            out[index] = Some(Resolved {
-                result: outcome(&targets[index], &done),
-                user_id: group.user_id.clone(),
-                pool: group.pool,
-            });
-        }
-    }
-    let resolved = out
+    run.pick(&targets, &mut groups).await;
+    run.monitor(&targets, &mut groups).await;
+    let resolved = slots
         .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| Resolved {
-                result: Err(deadline_exceeded(false)),
+        .map(|slot| match slot {
+            Slot::Settled(result) => Resolved {
+                result,
                 user_id: None,
                 pool: None,
-            })
+            },
+            Slot::Target(t) => {
+                let group = &groups[group_of[t]];
+                // `monitor` settles every group it reaches, and every group reaches it.
+                let result = match &group.done {
+                    Some(done) => outcome(&targets[t], done),
+                    None => Err(deadline_exceeded(false)),
+                };
+                Resolved {
+                    result,
+                    user_id: group.user_id.clone(),
+                    pool: group.pool,
+                }
+            }
         })
         .collect();
     (resolved, run.calls)
 }
 
-/// The targets that stand for the same monitor, together, in order of first appearance.
-fn groups(targets: &[Target]) -> Vec<Group> {
+/// The targets that stand for the same monitor, together, in order of first appearance; and for
+/// each target, its group.
+fn groups(targets: &[Target]) -> (Vec<Group>, Vec<usize>) {
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<(&str, &str, &str, &Supervisor, crate::ids::Capabilities), usize> = HashMap::new();
+    let mut group_of = Vec::with_capacity(targets.len());
+    let mut index: HashMap<(&str, &str, &str, &Supervisor, Capabilities), usize> = HashMap::new();
     for (i, t) in targets.iter().enumerate() {
         let key = (
             t.client_token.as_str(),
@@ -138,24 +174,21 @@ fn groups(targets: &[Target]) -> Vec<Group> {
             &t.supervisor,
             t.capabilities,
         );
-        match index.get(&key) {
-            Some(&g) => groups[g].members.push(i),
-            None => {
-                index.insert(key, groups.len());
-                groups.push(Group {
-                    lead: i,
-                    members: vec![i],
-                    user_id: match &t.supervisor {
-                        Supervisor::Named(user) => Some(user.clone()),
-                        Supervisor::Pool(_) => None,
-                    },
-                    pool: None,
-                    done: None,
-                });
-            }
-        }
+        let g = *index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                lead: i,
+                user_id: match &t.supervisor {
+                    Supervisor::Named(user) => Some(user.clone()),
+                    Supervisor::Pool(_) => None,
+                },
+                pool: None,
+                done: None,
+            });
+            groups.len() - 1
+        });
+        group_of.push(g);
     }
-    groups
+    (groups, group_of)
 }
 
 /// One target's outcome from its group's.
@@ -347,6 +380,8 @@ impl<C: Connect> Run<'_, '_, C> {
         for group in groups.iter_mut().filter(|g| g.done.is_none()) {
             let target = &targets[group.lead];
             let Some(user_id) = group.user_id.clone() else {
+                // `pick` gives every pool group a member or an outcome; should it not, nobody was found.
+                group.done = Some(Done::Skipped(SkipReason::NoSupervisorAvailable));
                 continue;
             };
             let request = target.request(user_id);
@@ -520,7 +555,11 @@ mod tests {
             pacer: &pacer,
             snapshots: &snapshots,
         };
-        run(&env, targets, Instant::now() + budget).await
+        run(&env, calls(targets), Instant::now() + budget).await
+    }
+
+    fn calls(targets: &[Target]) -> Vec<Result<Plan, MonitorError>> {
+        targets.iter().cloned().map(|t| Ok(Plan::Call(t))).collect()
     }
 
     fn label(r: &Resolved) -> String {
@@ -873,16 +912,16 @@ mod tests {
         };
         let deadline = || Instant::now() + Duration::from_secs(5);
         let first = [target(&c, &contact_event("ev-1", "c1"))];
-        let (resolved, _) = run(&env, &first, deadline()).await;
+        let (resolved, _) = run(&env, calls(&first), deadline()).await;
         assert_eq!(labels(&resolved), ["STARTED"]);
         // The next batch reuses the answer, with the monitor this environment started counted.
         let next = [
             target(&c, &contact_event("ev-2", "c2")),
             target(&c, &contact_event("ev-3", "c3")),
         ];
-        let (resolved, calls) = run(&env, &next, deadline()).await;
+        let (resolved, made) = run(&env, calls(&next), deadline()).await;
         assert_eq!(labels(&resolved), ["STARTED", "NO_SUPERVISOR_AVAILABLE"]);
-        assert_eq!(calls.made, [0, 0, 1], "no second GetCurrentUserData");
+        assert_eq!(made.made, [0, 0, 1], "no second GetCurrentUserData");
         assert_ne!(resolved[0].user_id, Some(connect.requests()[0].user_id.clone()));
     }
 }

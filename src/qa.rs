@@ -162,7 +162,7 @@ fn rule(number: usize, fields: &Map<String, Value>) -> Result<QaRule, String> {
             let mut out = Vec::with_capacity(list.len());
             for channel in list {
                 let upper = channel.to_ascii_uppercase();
-                if !crate::config::MONITORABLE_CHANNELS.contains(&upper.as_str()) {
+                if !ids::MONITORABLE_CHANNELS.contains(&upper.as_str()) {
                     return Err(format!(
                         "{} may list only VOICE and CHAT (any letter case): MonitorContact supports no other channel",
                         at("channels")

@@ -16,7 +16,7 @@ use crate::outcome::SkipReason;
 use crate::pool::Rank;
 use crate::qa::Facts;
 use crate::sample;
-use crate::token::{self, Purpose};
+use crate::token;
 
 /// What an Amazon Connect contact event says about the contact, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,19 +117,10 @@ impl Target {
         }
     }
 
-    /// Why a pool-picked supervisor listens, for Connect's own events.
-    pub fn purpose(&self) -> Option<Purpose> {
-        match self.source {
-            Source::ContactEvent => Some(Purpose::Qa),
-            Source::ContactLens => Some(Purpose::Escalation),
-            Source::ContactFlow | Source::CustomEvent | Source::Direct => None,
-        }
-    }
-
     /// How a pool pick for this target ranks the members: by the monitor for Connect's own events,
     /// by the event otherwise (as the token).
     pub fn rank(&self) -> Rank<'_> {
-        match (self.contact_scoped, self.purpose()) {
+        match (self.contact_scoped, self.source.purpose()) {
             (true, Some(purpose)) => Rank::Monitor {
                 instance_id: &self.instance_id,
                 contact_id: &self.contact_id,
@@ -439,19 +430,8 @@ impl Validated {
                 "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
             ));
         }
-        let mut target = Target {
-            source: self.source,
-            event_id: self.event_id.clone(),
-            instance_id: self.instance_id.clone(),
-            contact_id: self.contact_id.clone(),
-            supervisor,
-            capabilities,
-            client_token: String::new(),
-            contact_scoped: self.client_token.is_none() && self.source.is_automatic(),
-            rule_name: self.rule_name.clone(),
-            qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
-        };
-        target.client_token = match (&self.client_token, &target.supervisor, target.purpose()) {
+        let contact_scoped = self.client_token.is_none() && self.source.is_automatic();
+        let client_token = match (&self.client_token, &supervisor, self.source.purpose()) {
             (Some(t), _, _) => t.clone(),
             (None, Supervisor::Named(user_id), Some(_)) => {
                 token::contact_token(&self.instance_id, &self.contact_id, user_id)
@@ -464,6 +444,18 @@ impl Validated {
             }
             (None, Supervisor::Pool(_), None) => token::pool_token(&self.event_id, &self.instance_id, &self.contact_id),
         };
+        let target = Target {
+            source: self.source,
+            event_id: self.event_id.clone(),
+            instance_id: self.instance_id.clone(),
+            contact_id: self.contact_id.clone(),
+            supervisor,
+            capabilities,
+            client_token,
+            contact_scoped,
+            rule_name: self.rule_name.clone(),
+            qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
+        };
         Ok(Decision::Monitor(target))
     }
 }
@@ -472,6 +464,7 @@ impl Validated {
 mod tests {
     use super::*;
     use crate::event;
+    use crate::token::Purpose;
     use std::time::Duration;
 
     const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
@@ -479,15 +472,25 @@ mod tests {
     const INST: &str = "1d2c3b4a-0000-4000-8000-00000000000a";
     const CONTACT: &str = "c0c0c0c0-0000-4000-8000-000000000001";
 
-    fn config(extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("DEFAULT_SUPERVISOR_USER_ID", SUP)];
-        vars.extend_from_slice(extra);
+    /// The configuration of `base` with `extra` added (a later value wins).
+    fn load(base: &[(&str, &str)], extra: &[(&str, &str)]) -> Config {
+        let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
         match Config::from_lookup("us-east-1", |n| {
             vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
         }) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// A default supervisor, and `extra`.
+    fn config(extra: &[(&str, &str)]) -> Config {
+        load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)], extra)
+    }
+
+    /// A pool of two, and `extra`.
+    fn pool_config(extra: &[(&str, &str)]) -> Config {
+        load(&[("SUPERVISOR_POOL_USER_IDS", "p1,p2")], extra)
     }
 
     /// The time the events' age is measured at: 2026-11-18T18:41:00Z, a minute after the test events'
@@ -640,17 +643,7 @@ mod tests {
 
     #[test]
     fn an_event_without_a_supervisor_goes_to_the_pool_with_a_token_without_the_user() {
-        let pool = |extra: &[(&str, &str)]| {
-            let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2")];
-            vars.extend_from_slice(extra);
-            match Config::from_lookup("us-east-1", |n| {
-                vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
-            }) {
-                Ok(c) => c,
-                Err(e) => panic!("{e}"),
-            }
-        };
-        let c = pool(&[]);
+        let c = pool_config(&[]);
         let t = target(&direct(""), &c);
         assert_eq!(t.supervisor, Supervisor::Pool(PoolRef::Global));
         assert_eq!(t.client_token, token::pool_token("e1", INST, CONTACT));
@@ -665,7 +658,7 @@ mod tests {
             fails(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).kind,
             ErrorKind::SupervisorNotAllowed
         );
-        let c = pool(&[("ALLOWED_SUPERVISOR_USER_IDS", OTHER)]);
+        let c = pool_config(&[("ALLOWED_SUPERVISOR_USER_IDS", OTHER)]);
         assert_eq!(monitor(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).user_id, OTHER);
         // An explicit ClientToken is used as given.
         let t = target(&direct(r#""ClientToken":"mine-1","#), &c);
@@ -948,17 +941,6 @@ mod tests {
         )
     }
 
-    fn pool_config(extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2")];
-        vars.extend_from_slice(extra);
-        match Config::from_lookup("us-east-1", |n| {
-            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
-        }) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
     #[test]
     fn connects_own_events_share_one_token_per_monitor() {
         let c = config(&[("TRIGGER_EVENT_TYPES", "INITIATED,CONNECTED_TO_AGENT")]);
@@ -1098,14 +1080,7 @@ mod tests {
     }
 
     fn qa_config(rules: &str, extra: &[(&str, &str)]) -> Config {
-        let mut vars = vec![("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", rules)];
-        vars.extend_from_slice(extra);
-        match Config::from_lookup("us-east-1", |n| {
-            vars.iter().rev().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
-        }) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
+        load(&[("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", rules)], extra)
     }
 
     #[test]
