@@ -6,7 +6,7 @@
 //! - **SQS path** (the template's automation function): EventBridge → a standard SQS queue → an event
 //!   source mapping (BatchSize 100, MaximumBatchingWindowInSeconds 2, MaximumConcurrency 2 real
 //!   `monitor-contact` release processes, each under its own Lambda Runtime API; visibility timeout
-//!   360 s; redrive to a dead-letter queue after 3 receives; ReportBatchItemFailures honoured:
+//!   390 s as the template sets it (6 × the 60 s timeout + 30 s); redrive to a dead-letter queue after 3 receives; ReportBatchItemFailures honoured:
 //!   successes deleted, reported failures visible again after the visibility timeout, a function
 //!   error or timeout returns the whole batch). A 60 s deadline per invocation.
 //! - **per-event path** (the deployment before issue 10): EventBridge → Lambda asynchronous invocation
@@ -136,7 +136,7 @@ impl Settings {
             batch_size: 100,
             batching_window: Duration::from_secs(2),
             max_concurrency: 2,
-            visibility_timeout: Duration::from_secs(360),
+            visibility_timeout: Duration::from_secs(390),
             max_receive_count: 3,
             sqs_timeout: Duration::from_secs(60),
             processes: (number("PEAK_PROCESSES", 16.0) as usize).clamp(1, 64),
@@ -1470,9 +1470,17 @@ fn print(settings: &Settings, load: &Load, reports: &[&Report; 2], ran: Duration
     );
     for operation in OPERATIONS {
         row(
-            &format!("Connect calls per event: {operation}"),
-            format!("{:.2}", sqs.calls_per_event(operation)),
-            format!("{:.2}", per_event.calls_per_event(operation)),
+            &format!("Connect calls per event: {operation} (calls)"),
+            format!(
+                "{:.2} ({})",
+                sqs.calls_per_event(operation),
+                sqs.calls.get(operation).unwrap_or(&0)
+            ),
+            format!(
+                "{:.2} ({})",
+                per_event.calls_per_event(operation),
+                per_event.calls.get(operation).unwrap_or(&0)
+            ),
         );
     }
     let throttled = |r: &Report| {
@@ -1588,8 +1596,8 @@ fn draw(settings: &Settings, t0: Instant, end: Instant, reports: &[&Report; 2]) 
             .values()
             .flat_map(|s| s.iter())
             .chain(throttled.iter())
-            .fold(settings.quota.1, |a, b| a.max(*b));
-        let y_max = nice_ceiling(peak * 1.1);
+            .fold(settings.quota.0, |a, b| a.max(*b));
+        let y_max = nice_ceiling(peak * 1.25);
         let x = |second: f64| margin_left + plot_width * second / seconds as f64;
         let y = |value: f64| top + panel - panel * value / y_max;
         let total_throttled: usize = report.throttled.values().sum();
