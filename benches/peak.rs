@@ -1053,6 +1053,8 @@ struct Report {
     throttled: BTreeMap<&'static str, usize>,
     dead_lettered: usize,
     to_monitor: Vec<Duration>,
+    /// Monitors started before the load ended.
+    started_during_load: usize,
     utilisation: f64,
     last_final_after_load: Option<Duration>,
     served: Vec<Served>,
@@ -1078,6 +1080,7 @@ fn from_double(report: &mut Report, double: &ConnectDouble, load: &Load, t0: Ins
         }
     }
     report.monitored_twice = per_contact.values().filter(|n| **n > 1).count();
+    report.started_during_load = monitors.iter().filter(|m| m.by_api && m.started <= load_end).count();
     report.to_monitor.sort_unstable();
     let busy: f64 = monitors
         .iter()
@@ -1464,9 +1467,9 @@ fn print(settings: &Settings, load: &Load, reports: &[&Report; 2], ran: Duration
         per_event.monitored_twice.to_string(),
     );
     row(
-        "monitors started",
-        sqs.to_monitor.len().to_string(),
-        per_event.to_monitor.len().to_string(),
+        "monitors started (of them during the load)",
+        format!("{} ({})", sqs.to_monitor.len(), sqs.started_during_load),
+        format!("{} ({})", per_event.to_monitor.len(), per_event.started_during_load),
     );
     for operation in OPERATIONS {
         row(
@@ -1592,14 +1595,17 @@ fn draw(settings: &Settings, t0: Instant, end: Instant, reports: &[&Report; 2]) 
     for (n, report) in reports.iter().enumerate() {
         let top = margin_top + n as f64 * (panel + 60.0) + 20.0;
         let (admitted, throttled) = per_second(&report.served, t0, seconds);
+        // Scaled to what the load itself makes; the bursts of retries after it may go off the scale:
+        // they are clipped and labelled with their value.
+        let load_seconds = (settings.load.as_secs() as usize).min(seconds);
         let peak = admitted
             .values()
-            .flat_map(|s| s.iter())
-            .chain(throttled.iter())
+            .flat_map(|s| s[..load_seconds].iter())
+            .chain(throttled[..load_seconds].iter())
             .fold(settings.quota.0, |a, b| a.max(*b));
         let y_max = nice_ceiling(peak * 1.25);
         let x = |second: f64| margin_left + plot_width * second / seconds as f64;
-        let y = |value: f64| top + panel - panel * value / y_max;
+        let y = |value: f64| top + panel - panel * value.min(y_max) / y_max;
         let total_throttled: usize = report.throttled.values().sum();
         let _ = writeln!(
             svg,
@@ -1661,6 +1667,18 @@ fn draw(settings: &Settings, t0: Instant, end: Instant, reports: &[&Report; 2]) 
                 (x(1.0) - x(0.0)).max(1.0),
                 top + panel - y(*count)
             );
+        }
+        // The peaks off the scale (the highest within ±5 s), labelled.
+        for (second, count) in throttled.iter().enumerate() {
+            let around = &throttled[second.saturating_sub(5)..(second + 6).min(seconds)];
+            if *count > y_max && around.iter().all(|c| c <= count) {
+                let _ = writeln!(
+                    svg,
+                    r##"<text x="{}" y="{}" fill="#d62728" text-anchor="middle" font-size="11">↑{count}</text>"##,
+                    x(second as f64 + 0.5),
+                    top + 12.0
+                );
+            }
         }
         for (operation, colour, stroke) in colours {
             let Some(series) = admitted.get(operation) else {
