@@ -30,7 +30,7 @@ mod connect_double;
 mod runtime_api;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use connect_double::{ConnectDouble, Scenario};
@@ -159,42 +159,14 @@ fn gzip_size(path: &Path) -> u64 {
 
 /// Builds the function and the floor with the release profile; returns their paths.
 fn build() -> Result<(PathBuf, PathBuf)> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            "monitor-contact",
-            "--example",
-            "bare_runtime",
-        ])
-        .args(["--message-format", "json-render-diagnostics"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()?;
-    if !output.status.success() {
-        return Err("cargo build --release failed".into());
+    let built = runtime_api::build_release(
+        &["--bin", "monitor-contact", "--example", "bare_runtime"],
+        &["monitor-contact", "bare_runtime"],
+    )?;
+    match built.as_slice() {
+        [function, floor] => Ok((function.clone(), floor.clone())),
+        _ => Err("cargo built something else".into()),
     }
-    let mut function = None;
-    let mut floor = None;
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let Some(executable) = message["executable"].as_str() else {
-            continue;
-        };
-        match message["target"]["name"].as_str() {
-            Some("monitor-contact") => function = Some(PathBuf::from(executable)),
-            Some("bare_runtime") => floor = Some(PathBuf::from(executable)),
-            _ => {}
-        }
-    }
-    Ok((
-        function.ok_or("no monitor-contact executable")?,
-        floor.ok_or("no bare_runtime executable")?,
-    ))
 }
 
 fn env_count(name: &str, default: usize) -> usize {

@@ -47,7 +47,6 @@ mod runtime_api;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -56,6 +55,7 @@ use connect_double::{
     ConnectDouble, ContactSpec, DESCRIBE_CONTACT, GET_CURRENT_USER_DATA, MONITOR_CONTACT, Monitor, Quotas, Scenario,
     Served, User,
 };
+use monitor_contact::SkipReason;
 use runtime_api::{Capture, Invocation, Kind, Launch, Process, RuntimeApi, Wait};
 use serde_json::{Value, json};
 
@@ -67,20 +67,6 @@ const INSTANCE: &str = "9e7c1b52-3d4f-4a6b-8c2d-1e0f3a5b7c9d";
 const ACCOUNT: &str = "111122223333";
 const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:111122223333:monitor-contact-automation";
 const OPERATIONS: [&str; 3] = [GET_CURRENT_USER_DATA, DESCRIBE_CONTACT, MONITOR_CONTACT];
-/// Skip reasons (contracts.md), to tell a skip from an error in a record's `outcome`.
-const SKIP_REASONS: [&str; 10] = [
-    "NOT_A_TRIGGER_EVENT",
-    "MONITOR_CONTACT",
-    "CHANNEL_NOT_MONITORED",
-    "NOT_SAMPLED",
-    "CONTACT_ENDED",
-    "NO_SUPERVISOR_AVAILABLE",
-    "ALREADY_MONITORED",
-    "EVENT_TOO_OLD",
-    "SUPERVISOR_UNAVAILABLE",
-    "NO_MATCHING_RULE",
-];
-
 /// The simulation's parameters: the load and the template's defaults.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -886,21 +872,10 @@ async fn asynchronous_invocation(
 // Running it.
 
 fn build() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "--release", "--bin", "monitor-contact"])
-        .args(["--message-format", "json-render-diagnostics"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()?;
-    if !output.status.success() {
-        return Err("cargo build --release failed".into());
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["target"]["name"] == "monitor-contact")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+    let built = runtime_api::build_release(&["--bin", "monitor-contact"], &["monitor-contact"])?;
+    built
+        .into_iter()
+        .next()
         .ok_or_else(|| "no monitor-contact executable".into())
 }
 
@@ -1025,7 +1000,7 @@ fn record_outcomes(outputs: &[String]) -> HashMap<(String, u32), String> {
 fn label(outcome: &str) -> String {
     if outcome == "STARTED" {
         outcome.to_owned()
-    } else if SKIP_REASONS.contains(&outcome) {
+    } else if SkipReason::ALL.iter().any(|reason| reason.as_str() == outcome) {
         format!("SKIPPED {outcome}")
     } else {
         format!("error {outcome}")

@@ -567,3 +567,34 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// Builds release executables with cargo (`targets`: `--bin NAME` / `--example NAME` arguments) and
+/// returns the path of the one named `name`, for each name asked for, in order.
+pub fn build_release(targets: &[&str], names: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--release"])
+        .args(targets)
+        .args(["--message-format", "json-render-diagnostics"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err("cargo build --release failed".into());
+    }
+    let messages: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    names
+        .iter()
+        .map(|name| {
+            messages
+                .iter()
+                .filter(|m| m["target"]["name"] == *name)
+                .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+                .ok_or_else(|| format!("no {name} executable"))
+        })
+        .collect()
+}
