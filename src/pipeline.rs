@@ -1,23 +1,27 @@
 //! The Connect calls for N planned targets (a single invocation is a batch of one), in as few calls
 //! as the batch allows, under the pacer and one deadline:
 //!
-//! 1. Targets that stand for the same monitor (the same ClientToken, contact, supervisor and
-//!    capabilities: every event about a contact on the automatic paths, redeliveries) form one group,
-//!    served by one monitor.
-//! 2. With `VERIFY_CONTACT`, one DescribeContact per contact; groups whose contact has ended, is a
-//!    monitor or is on a channel not monitored are skipped.
-//! 3. For the groups whose supervisor comes from a pool, one GetCurrentUserData per instance (or the
-//!    answer a warm environment kept, `USER_DATA_CACHE_SECONDS`), then the assignment (`pool::assign`):
-//!    nobody beyond their limit, contacts beyond the pools' capacity get `NO_SUPERVISOR_AVAILABLE`.
-//! 4. One MonitorContact per group. On the automatic paths an answer that is a normal day is a skip:
-//!    the token already used (`ALREADY_MONITORED`), the default supervisor unavailable
-//!    (`SUPERVISOR_UNAVAILABLE`), the contact gone: then one DescribeContact (unless the live check
-//!    already ran) tells an ended contact (`CONTACT_ENDED`) from a configuration problem (an error).
+//! 1. Targets that stand for the same monitor (the same ClientToken: every event about a contact on
+//!    the automatic paths, redeliveries) form one group, served by one monitor.
+//! 2. The groups are served in turn, each with its own calls, so that what was checked is still true
+//!    when its monitor starts and a batch too large for the deadline still starts monitors:
+//!    - a pool pick: one GetCurrentUserData per instance, when the first group of that instance
+//!      needs it (or the answer a warm environment kept, `USER_DATA_CACHE_SECONDS`), then the seats
+//!      as this run left them (`pool::Seats`): nobody beyond their limit, and a contact beyond the
+//!      pools' room gets `NO_SUPERVISOR_AVAILABLE` with no call at all;
+//!    - with `VERIFY_CONTACT`, one DescribeContact per contact: a contact that has ended, is a
+//!      monitor or is on a channel not monitored is skipped (and its seat given back);
+//!    - one MonitorContact. On the automatic paths an answer that is a normal day is a skip: the
+//!      token already used (`ALREADY_MONITORED`), the default supervisor unavailable
+//!      (`SUPERVISOR_UNAVAILABLE`, and nobody asks Connect for them again in this run), the contact
+//!      gone: then one DescribeContact (unless the live check already ran) tells an ended contact
+//!      (`CONTACT_ENDED`) from a configuration problem (an error). A pool member Connect refused
+//!      takes nobody else in this run; a pick that started nothing gives its seat back.
 //!
 //! Each call waits for its turn (`pace`) and must start and end before the deadline: a group the
 //! invocation had no time left for fails with `DeadlineExceeded`, never silently.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use tokio::time::Instant;
 
@@ -28,7 +32,7 @@ use crate::error::{ErrorKind, MonitorError};
 use crate::ids::Capabilities;
 use crate::outcome::{Outcome, SkipReason};
 use crate::pace::Pacer;
-use crate::pool::{self, Pick, PoolState, Snapshots};
+use crate::pool::{Pick, PoolState, Seats, Snapshots};
 use crate::request::{Supervisor, Target, live_check};
 
 /// What the pipeline works with, built once at init.
@@ -95,12 +99,13 @@ enum Slot {
     Target(usize),
 }
 
-struct Group {
-    /// The first target of the group: the one its calls are made for.
-    lead: usize,
+/// What a group came to, and what its log lines say about the supervisor.
+struct Served {
+    done: Done,
+    /// The supervisor asked to monitor (named, or picked from a pool).
     user_id: Option<String>,
+    /// The pool as the pick saw it.
     pool: Option<PoolState>,
-    done: Option<Done>,
 }
 
 /// Runs the calls the planned events need; every event's result, in the same order (what was
@@ -127,13 +132,14 @@ pub async fn run<C: Connect>(
         deadline,
         calls: Calls::default(),
         statuses: HashMap::new(),
+        seats: HashMap::new(),
+        refused: HashSet::new(),
     };
-    let (mut groups, group_of) = groups(&targets);
-    if env.config.verify_contact {
-        run.verify(&targets, &mut groups).await;
+    let (leads, group_of) = groups(&targets);
+    let mut served = Vec::with_capacity(leads.len());
+    for &lead in &leads {
+        served.push(run.serve(&targets[lead]).await);
     }
-    run.pick(&targets, &mut groups).await;
-    run.monitor(&targets, &mut groups).await;
     let resolved = slots
         .into_iter()
         .map(|slot| match slot {
@@ -143,14 +149,9 @@ pub async fn run<C: Connect>(
                 pool: None,
             },
             Slot::Target(t) => {
-                let group = &groups[group_of[t]];
-                // `monitor` settles every group it reaches, and every group reaches it.
-                let result = match &group.done {
-                    Some(done) => outcome(&targets[t], done),
-                    None => Err(deadline_exceeded(false)),
-                };
+                let group = &served[group_of[t]];
                 Resolved {
-                    result,
+                    result: outcome(&targets[t], &group.done),
                     user_id: group.user_id.clone(),
                     pool: group.pool,
                 }
@@ -160,35 +161,31 @@ pub async fn run<C: Connect>(
     (resolved, run.calls)
 }
 
-/// The targets that stand for the same monitor, together, in order of first appearance; and for
-/// each target, its group.
-fn groups(targets: &[Target]) -> (Vec<Group>, Vec<usize>) {
-    let mut groups: Vec<Group> = Vec::new();
+/// The targets that stand for the same monitor, together: each group's first target (the one its
+/// calls are made for), in order of first appearance; and for each target, its group.
+///
+/// On Connect's own events the token names the monitor (instance, contact, and the user or the
+/// purpose), so the token alone is the key: two events about a contact that QA rules send to two
+/// pools still stand for one QA monitor. Otherwise the token, contact, supervisor and capabilities.
+fn groups(targets: &[Target]) -> (Vec<usize>, Vec<usize>) {
+    type Key<'t> = (&'t str, &'t str, &'t str, Option<(&'t Supervisor, Capabilities)>);
+    let mut leads: Vec<usize> = Vec::new();
     let mut group_of = Vec::with_capacity(targets.len());
-    let mut index: HashMap<(&str, &str, &str, &Supervisor, Capabilities), usize> = HashMap::new();
+    let mut index: HashMap<Key<'_>, usize> = HashMap::new();
     for (i, t) in targets.iter().enumerate() {
-        let key = (
+        let key: Key<'_> = (
             t.client_token.as_str(),
             t.instance_id.as_str(),
             t.contact_id.as_str(),
-            &t.supervisor,
-            t.capabilities,
+            (!t.contact_scoped).then_some((&t.supervisor, t.capabilities)),
         );
         let g = *index.entry(key).or_insert_with(|| {
-            groups.push(Group {
-                lead: i,
-                user_id: match &t.supervisor {
-                    Supervisor::Named(user) => Some(user.clone()),
-                    Supervisor::Pool(_) => None,
-                },
-                pool: None,
-                done: None,
-            });
-            groups.len() - 1
+            leads.push(i);
+            leads.len() - 1
         });
         group_of.push(g);
     }
-    (groups, group_of)
+    (leads, group_of)
 }
 
 /// One target's outcome from its group's.
@@ -226,12 +223,21 @@ fn deadline_exceeded(before: bool) -> MonitorError {
     )
 }
 
+/// A pool pick's answer: the member (if anyone has room) and the pool as the pick saw it.
+type Seat = Result<(Option<String>, PoolState), MonitorError>;
+
 struct Run<'e, 'a, C> {
     env: &'e Env<'a, C>,
     deadline: Instant,
     calls: Calls,
     /// DescribeContact's answers in this run, per (instance, contact): at most one call per contact.
     statuses: HashMap<(String, String), Result<ContactStatus, Failed>>,
+    /// Per instance, who has room in the pools (GetCurrentUserData's answer as this run has used it),
+    /// or why the call failed: at most one call per instance.
+    seats: HashMap<String, Result<Seats, MonitorError>>,
+    /// (instance, user) that MonitorContact refused as unavailable (ServiceQuotaExceeded) in this
+    /// run: not asked again in it.
+    refused: HashSet<(String, String)>,
 }
 
 impl<C: Connect> Run<'_, '_, C> {
@@ -259,102 +265,100 @@ impl<C: Connect> Run<'_, '_, C> {
         }
     }
 
-    /// DescribeContact, once per contact in this run.
-    async fn status(&mut self, instance_id: &str, contact_id: &str) -> Result<ContactStatus, Failed> {
-        let key = (instance_id.to_owned(), contact_id.to_owned());
-        if let Some(known) = self.statuses.get(&key) {
-            return known.clone();
-        }
-        let connect = self.env.connect;
-        let answer = self
-            .call(
-                Operation::DescribeContact,
-                connect.contact_status(instance_id, contact_id),
-            )
-            .await;
-        self.statuses.insert(key, answer.clone());
-        answer
-    }
-
-    /// Stage 2: the live check of every group's contact.
-    async fn verify(&mut self, targets: &[Target], groups: &mut [Group]) {
-        for group in groups.iter_mut().filter(|g| g.done.is_none()) {
-            let target = &targets[group.lead];
-            group.done = match self.status(&target.instance_id, &target.contact_id).await {
-                Ok(status) => live_check(&status, self.env.config).map(Done::Skipped),
-                Err(failed) => Some(Done::Failed(explain(
-                    failed,
-                    Call::DescribeContact {
-                        instance_id: &target.instance_id,
-                        contact_id: &target.contact_id,
-                    },
-                ))),
-            };
-        }
-    }
-
-    /// Stage 3: who of the pools takes each group that needs a pick.
-    async fn pick(&mut self, targets: &[Target], groups: &mut [Group]) {
+    /// One group, its calls in turn (see the module documentation): the live check just before its
+    /// MonitorContact, so that it is still true when the monitor starts.
+    async fn serve(&mut self, target: &Target) -> Served {
         let config = self.env.config;
-        let mut instances: Vec<&str> = Vec::new();
-        for group in groups.iter().filter(|g| g.done.is_none()) {
-            let target = &targets[group.lead];
-            if matches!(target.supervisor, Supervisor::Pool(_)) && !instances.contains(&target.instance_id.as_str()) {
-                instances.push(&target.instance_id);
-            }
+        let pick = match target.supervisor {
+            Supervisor::Pool(pool) => Some(Pick {
+                members: pool.members(config),
+                rank: target.rank(),
+            }),
+            Supervisor::Named(_) => None,
+        };
+        let mut served = Served {
+            done: Done::Skipped(SkipReason::NoSupervisorAvailable),
+            user_id: match &target.supervisor {
+                Supervisor::Named(user) => Some(user.clone()),
+                Supervisor::Pool(_) => None,
+            },
+            pool: None,
+        };
+        // A pool this run has asked about already: a contact beyond its room costs no call at all.
+        if let Some(pick) = pick
+            && self.seats.contains_key(&target.instance_id)
+            && let Err(done) = self.sit(target, pick, &mut served).await
+        {
+            served.done = done;
+            return served;
         }
-        for instance_id in instances {
-            let waiting: Vec<usize> = groups
-                .iter()
-                .enumerate()
-                .filter(|(_, g)| {
-                    let t = &targets[g.lead];
-                    g.done.is_none() && t.instance_id == instance_id && matches!(t.supervisor, Supervisor::Pool(_))
-                })
-                .map(|(i, _)| i)
-                .collect();
-            let present = match self.present(instance_id).await {
-                Ok(present) => present,
-                Err(failed) => {
-                    let error = explain(failed, Call::GetCurrentUserData { instance_id });
-                    for &g in &waiting {
-                        groups[g].done = Some(Done::Failed(error.clone()));
-                    }
-                    continue;
-                }
-            };
-            let eligible = present
-                .iter()
-                .filter(|p| {
-                    p.monitoring < config.max_monitors_per_supervisor && config.pool_members.contains(&p.user_id)
-                })
-                .count();
-            let seen = self.calls.pool_eligible.unwrap_or(0);
-            self.calls.pool_eligible = Some(seen + u32::try_from(eligible).unwrap_or(u32::MAX));
-            let picks: Vec<Pick<'_>> = waiting
-                .iter()
-                .map(|&g| {
-                    let target = &targets[groups[g].lead];
-                    let members = match target.supervisor {
-                        Supervisor::Pool(pool) => pool.members(config),
-                        Supervisor::Named(_) => &[],
-                    };
-                    Pick {
-                        members,
-                        rank: target.rank(),
-                    }
-                })
-                .collect();
-            let assigned = pool::assign(&picks, &present, config.max_monitors_per_supervisor);
-            for (&g, (picked, state)) in waiting.iter().zip(assigned) {
-                let group = &mut groups[g];
-                group.pool = Some(state);
-                match picked {
-                    Some(user) => group.user_id = Some(user),
-                    None => group.done = Some(Done::Skipped(SkipReason::NoSupervisorAvailable)),
-                }
-            }
+        // A named supervisor Connect refused in this run is still unavailable.
+        if let Some(user) = &served.user_id
+            && pick.is_none()
+            && target.contact_scoped
+            && self.refused.contains(&(target.instance_id.clone(), user.clone()))
+        {
+            served.done = Done::Skipped(SkipReason::SupervisorUnavailable);
+            return served;
         }
+        if config.verify_contact
+            && let Some(done) = self.verify(target).await
+        {
+            served.done = done;
+            self.give_back(target, &served);
+            return served;
+        }
+        if let Some(pick) = pick
+            && served.user_id.is_none()
+            && let Err(done) = self.sit(target, pick, &mut served).await
+        {
+            served.done = done;
+            return served;
+        }
+        let Some(user_id) = served.user_id.clone() else {
+            return served;
+        };
+        served.done = self.monitor(target, user_id, pick.is_some()).await;
+        self.give_back(target, &served);
+        served
+    }
+
+    /// A pool pick for the group: its member, or the outcome when nobody can be given (or the
+    /// GetCurrentUserData call failed).
+    async fn sit(&mut self, target: &Target, pick: Pick<'_>, served: &mut Served) -> Result<(), Done> {
+        let (user_id, state) = self.seat(&target.instance_id, pick).await.map_err(Done::Failed)?;
+        served.pool = Some(state);
+        served.user_id = Some(user_id.ok_or(Done::Skipped(SkipReason::NoSupervisorAvailable))?);
+        Ok(())
+    }
+
+    /// The pick from the instance's pools: GetCurrentUserData the first time in this run (or the
+    /// answer a warm environment kept), the seats as this run has left them after that.
+    async fn seat(&mut self, instance_id: &str, pick: Pick<'_>) -> Seat {
+        let answer = match self.seats.remove(instance_id) {
+            Some(known) => known,
+            None => self.ask(instance_id).await,
+        };
+        match self.seats.entry(instance_id.to_owned()).or_insert(answer) {
+            Ok(seats) => Ok(seats.take(pick)),
+            Err(error) => Err(error.clone()),
+        }
+    }
+
+    /// Who of the pools is present, and with how many monitors.
+    async fn ask(&mut self, instance_id: &str) -> Result<Seats, MonitorError> {
+        let config = self.env.config;
+        let present = self
+            .present(instance_id)
+            .await
+            .map_err(|failed| explain(failed, Call::GetCurrentUserData { instance_id }))?;
+        let eligible = present
+            .iter()
+            .filter(|p| p.monitoring < config.max_monitors_per_supervisor && config.pool_members.contains(&p.user_id))
+            .count();
+        let seen = self.calls.pool_eligible.unwrap_or(0);
+        self.calls.pool_eligible = Some(seen.saturating_add(u32::try_from(eligible).unwrap_or(u32::MAX)));
+        Ok(Seats::new(&present, config.max_monitors_per_supervisor))
     }
 
     /// GetCurrentUserData for every pool member, or the answer a warm environment kept.
@@ -375,38 +379,78 @@ impl<C: Connect> Run<'_, '_, C> {
         Ok(present)
     }
 
-    /// Stage 4: one MonitorContact per group still to serve.
-    async fn monitor(&mut self, targets: &[Target], groups: &mut [Group]) {
-        for group in groups.iter_mut().filter(|g| g.done.is_none()) {
-            let target = &targets[group.lead];
-            let Some(user_id) = group.user_id.clone() else {
-                // `pick` gives every pool group a member or an outcome; should it not, nobody was found.
-                group.done = Some(Done::Skipped(SkipReason::NoSupervisorAvailable));
-                continue;
-            };
-            let request = target.request(user_id);
-            let pooled = matches!(target.supervisor, Supervisor::Pool(_));
-            let connect = self.env.connect;
-            let answer = self
-                .call(Operation::MonitorContact, connect.start_monitoring(&request))
-                .await;
-            group.done = Some(match answer {
-                Ok(monitoring) => {
-                    if pooled {
-                        self.env.snapshots.started(&request.instance_id, &request.user_id);
-                    }
-                    Done::Started { monitoring, request }
+    /// A pool pick that started no monitor: the member has that room again, unless Connect refused
+    /// them (then they take nobody else in this run, nor in a warm environment's kept answer).
+    fn give_back(&mut self, target: &Target, served: &Served) {
+        if matches!(served.done, Done::Started { .. }) || served.pool.is_none() {
+            return;
+        }
+        let (Some(user_id), Some(Ok(seats))) = (&served.user_id, self.seats.get_mut(&target.instance_id)) else {
+            return;
+        };
+        if self.refused.contains(&(target.instance_id.clone(), user_id.clone())) {
+            seats.fill(user_id);
+            let max = self.env.config.max_monitors_per_supervisor;
+            self.env.snapshots.refused(&target.instance_id, user_id, max);
+        } else {
+            seats.give_back(user_id);
+        }
+    }
+
+    /// DescribeContact, once per contact in this run.
+    async fn status(&mut self, instance_id: &str, contact_id: &str) -> Result<ContactStatus, Failed> {
+        let key = (instance_id.to_owned(), contact_id.to_owned());
+        if let Some(known) = self.statuses.get(&key) {
+            return known.clone();
+        }
+        let connect = self.env.connect;
+        let answer = self
+            .call(
+                Operation::DescribeContact,
+                connect.contact_status(instance_id, contact_id),
+            )
+            .await;
+        self.statuses.insert(key, answer.clone());
+        answer
+    }
+
+    /// The live check (`VERIFY_CONTACT`): the outcome when the group is not to be monitored.
+    async fn verify(&mut self, target: &Target) -> Option<Done> {
+        match self.status(&target.instance_id, &target.contact_id).await {
+            Ok(status) => live_check(&status, self.env.config).map(Done::Skipped),
+            Err(failed) => Some(Done::Failed(explain(
+                failed,
+                Call::DescribeContact {
+                    instance_id: &target.instance_id,
+                    contact_id: &target.contact_id,
+                },
+            ))),
+        }
+    }
+
+    /// The group's MonitorContact.
+    async fn monitor(&mut self, target: &Target, user_id: String, pooled: bool) -> Done {
+        let request = target.request(user_id);
+        let connect = self.env.connect;
+        let answer = self
+            .call(Operation::MonitorContact, connect.start_monitoring(&request))
+            .await;
+        match answer {
+            Ok(monitoring) => {
+                if pooled {
+                    self.env.snapshots.started(&request.instance_id, &request.user_id);
                 }
-                Err(Failed::Connect(failure)) => self.refused(target, &request, pooled, failure).await,
-                Err(late) => Done::Failed(explain(
-                    late,
-                    Call::MonitorContact {
-                        request: &request,
-                        pooled,
-                        contact_live: false,
-                    },
-                )),
-            });
+                Done::Started { monitoring, request }
+            }
+            Err(Failed::Connect(failure)) => self.refused(target, &request, pooled, failure).await,
+            Err(late) => Done::Failed(explain(
+                late,
+                Call::MonitorContact {
+                    request: &request,
+                    pooled,
+                    contact_live: false,
+                },
+            )),
         }
     }
 
@@ -425,6 +469,10 @@ impl<C: Connect> Run<'_, '_, C> {
             pooled,
             contact_live,
         };
+        if matches!(failure, ConnectFailure::QuotaExceeded(_)) {
+            self.refused
+                .insert((request.instance_id.clone(), request.user_id.clone()));
+        }
         match failure {
             // The token stands for this monitor and leaves the user out (a pool pick) or stands for
             // the contact (automatic paths): it was used, so the monitor was started already.
@@ -784,7 +832,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_live_check_runs_once_per_contact_before_anything_else() {
+    async fn the_live_check_runs_once_per_contact_just_before_its_monitor() {
         let c = pool(&[("VERIFY_CONTACT", "true"), ("MAX_MONITORS_PER_SUPERVISOR", "2")]);
         let targets = [
             target(&c, &contact_event("ev-1", "c1")),
@@ -799,13 +847,13 @@ mod tests {
             connect.ops(),
             [
                 DescribeContact,
-                DescribeContact,
                 GetCurrentUserData,
                 MonitorContact,
                 MonitorContact,
+                DescribeContact,
                 MonitorContact
             ],
-            "c1 has two monitors (QA and escalation) and one DescribeContact"
+            "c1 has two monitors (QA and escalation) and one DescribeContact, each contact's just before its monitors"
         );
         assert_eq!(calls.made, [2, 1, 3]);
         let connect = Scripted::default();
@@ -816,6 +864,119 @@ mod tests {
         let (resolved, _) = go(&connect, &c, &targets).await;
         assert_eq!(labels(&resolved), ["CONTACT_ENDED"; 3]);
         assert_eq!(connect.ops(), [DescribeContact, DescribeContact]);
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_costs_no_live_check_and_a_seat_that_started_nothing_is_given_back() {
+        // One member with room for one: c1 takes the seat, c2 and c3 find the pool full and cost
+        // nothing, not even the live check.
+        let c = config(&[("SUPERVISOR_POOL_USER_IDS", P1), ("VERIFY_CONTACT", "true")]);
+        let targets: Vec<Target> = ["c1", "c2", "c3"]
+            .iter()
+            .enumerate()
+            .map(|(i, contact)| target(&c, &contact_event(&format!("ev-{i}"), contact)))
+            .collect();
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0)]));
+        let (resolved, calls) = go(&connect, &c, &targets).await;
+        assert_eq!(
+            labels(&resolved),
+            ["STARTED", "NO_SUPERVISOR_AVAILABLE", "NO_SUPERVISOR_AVAILABLE"]
+        );
+        assert_eq!(connect.ops(), [DescribeContact, GetCurrentUserData, MonitorContact]);
+        assert_eq!(calls.made, [1, 1, 1]);
+
+        // Without the live check, c1 has ended when its monitor is asked for: the seat it took
+        // goes to c2, and c3 finds the pool full.
+        let c = config(&[("SUPERVISOR_POOL_USER_IDS", P1)]);
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0)]));
+        connect.answer_monitor([Err(ConnectFailure::NotFound("gone".into()))]);
+        connect.answer_status(Ok(ContactStatus {
+            ended: true,
+            ..live("VOICE")
+        }));
+        let (resolved, _) = go(&connect, &c, &targets).await;
+        assert_eq!(
+            labels(&resolved),
+            ["CONTACT_ENDED", "STARTED", "NO_SUPERVISOR_AVAILABLE"]
+        );
+        assert_eq!(
+            connect.ops(),
+            [GetCurrentUserData, MonitorContact, DescribeContact, MonitorContact]
+        );
+        assert_eq!(resolved[1].user_id.as_deref(), Some(P1));
+    }
+
+    #[tokio::test]
+    async fn whom_connect_refused_is_not_asked_again_in_the_batch() {
+        let targets = |c: &Config| -> Vec<Target> {
+            ["c1", "c2", "c3"]
+                .iter()
+                .enumerate()
+                .map(|(i, contact)| target(c, &contact_event(&format!("ev-{i}"), contact)))
+                .collect()
+        };
+        // The default supervisor is not logged in: one MonitorContact says so for the whole batch.
+        let c = named();
+        let connect = Scripted::default();
+        connect.answer_monitor([Err(ConnectFailure::QuotaExceeded("busy".into()))]);
+        let (resolved, calls) = go(&connect, &c, &targets(&c)).await;
+        assert_eq!(labels(&resolved), ["SUPERVISOR_UNAVAILABLE"; 3]);
+        assert_eq!(connect.ops(), [MonitorContact]);
+        assert_eq!(calls.made, [0, 0, 1]);
+
+        // A pool member who lost a race to another environment takes nobody else: the other member
+        // takes the next contact, and then the pool is full.
+        let c = pool(&[]);
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0), present(P2, 0)]));
+        connect.answer_monitor([Err(ConnectFailure::QuotaExceeded("at limit".into()))]);
+        let (resolved, _) = go(&connect, &c, &targets(&c)).await;
+        assert_eq!(
+            labels(&resolved),
+            ["SupervisorUnavailable", "STARTED", "NO_SUPERVISOR_AVAILABLE"]
+        );
+        let asked: Vec<String> = connect.requests().into_iter().map(|r| r.user_id).collect();
+        assert_eq!(asked.len(), 2);
+        assert_ne!(asked[0], asked[1], "the refused member is not asked again");
+    }
+
+    #[tokio::test]
+    async fn events_that_qa_rules_send_to_two_pools_still_stand_for_one_monitor() {
+        // INITIATED has no agent yet and falls to the last rule; CONNECTED_TO_AGENT names the new
+        // hire. One contact, one QA monitor: the first event decides who, one MonitorContact.
+        let rules = format!(
+            r#"[{{"name":"new-hires","agents":["{SUP}"],"percent":100,"supervisors":["{P1}"]}},
+                {{"name":"everyone-else","percent":100,"supervisors":["{P2}"]}}]"#
+        );
+        let c = config(&[
+            ("QA_RULES", &rules),
+            ("TRIGGER_EVENT_TYPES", "INITIATED,CONNECTED_TO_AGENT"),
+        ]);
+        let event = |id: &str, kind: &str, agent: &str| {
+            format!(
+                r#"{{"id":"{id}","detail-type":"Amazon Connect Contact Event","source":"aws.connect",
+                "detail":{{"eventType":"{kind}","channel":"VOICE","initiationMethod":"INBOUND","contactId":"c1",
+                "instanceArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}"{agent}}}}}"#
+            )
+        };
+        let agent = format!(
+            r#","agentInfo":{{"agentArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent/{SUP}"}}"#
+        );
+        let targets = [
+            target(&c, &event("ev-1", "INITIATED", "")),
+            target(&c, &event("ev-2", "CONNECTED_TO_AGENT", &agent)),
+        ];
+        assert_eq!(targets[0].qa_rule.as_deref(), Some("everyone-else"));
+        assert_eq!(targets[1].qa_rule.as_deref(), Some("new-hires"));
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0), present(P2, 0)]));
+        let (resolved, _) = go(&connect, &c, &targets).await;
+        assert_eq!(labels(&resolved), ["STARTED"; 2]);
+        assert_eq!(connect.ops(), [GetCurrentUserData, MonitorContact]);
+        assert_eq!(arn(&resolved[0]), arn(&resolved[1]));
+        assert_eq!(connect.requests()[0].user_id, P2);
     }
 
     #[tokio::test]

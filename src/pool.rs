@@ -4,7 +4,7 @@
 //! reports the members who are logged in to the CCP, each with the contacts they are on; a monitor
 //! they run shows as a contact whose InitiationMethod is MONITOR. A member is *eligible* when they
 //! are in that answer and monitor fewer than `MAX_MONITORS_PER_SUPERVISOR` contacts, counting the
-//! monitors this batch has already assigned them.
+//! monitors this batch has started for them.
 //!
 //! Each pick ranks the eligible members by rendezvous (highest-random-weight) hashing: a member's
 //! weight is the first 8 bytes, big-endian, of SHA-256 over a domain and length-prefixed fields, as
@@ -14,9 +14,11 @@
 //! evenly over the members, every delivery and every event about a contact ranks the members the
 //! same way, and a member logging in or out moves only the contacts that member wins.
 //!
-//! In a batch, picks are made in order: each takes the highest-ranked member with room left, so
-//! nobody is given more than the limit and contacts beyond the pools' capacity get nobody (and cost
-//! no MonitorContact call). The same batch and the same answer always give the same assignment.
+//! In a batch, picks are made in order (`Seats`): each takes the highest-ranked member with room
+//! left, so nobody is given more than the limit and contacts beyond the pools' capacity get nobody
+//! (and cost no MonitorContact call). A pick that started no monitor gives its seat back; a member
+//! Connect refused takes nobody else in the batch. The same batch and the same answers always give
+//! the same assignment.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -61,50 +63,76 @@ pub struct Pick<'a> {
     pub rank: Rank<'a>,
 }
 
-/// The member each pick goes to (if anyone has room) and the pool as that pick saw it, in order.
+/// Who has room, as one GetCurrentUserData answer showed it and as this batch has changed it since.
 ///
 /// Users in `present` who are in no pick's pool are ignored (the service answers for the filter's
 /// users, but the function trusts only its configuration). A user reported twice counts once, with
 /// the higher monitoring count.
-pub fn assign(picks: &[Pick<'_>], present: &[Present], max_monitors: u32) -> Vec<(Option<String>, PoolState)> {
-    let mut busy: HashMap<&str, u32> = HashMap::new();
-    for p in present {
-        let count = busy.entry(p.user_id.as_str()).or_insert(0);
-        *count = (*count).max(p.monitoring);
+#[derive(Debug, Clone)]
+pub struct Seats {
+    /// Monitors per logged-in user: what the answer showed, plus what this batch has taken.
+    busy: HashMap<String, u32>,
+    max_monitors: u32,
+}
+
+impl Seats {
+    pub fn new(present: &[Present], max_monitors: u32) -> Seats {
+        let mut busy: HashMap<String, u32> = HashMap::new();
+        for p in present {
+            let count = busy.entry(p.user_id.clone()).or_insert(0);
+            *count = (*count).max(p.monitoring);
+        }
+        Seats { busy, max_monitors }
     }
-    picks
-        .iter()
-        .map(|pick| {
-            let mut state = PoolState {
-                size: u32::try_from(pick.members.len()).unwrap_or(u32::MAX),
-                ..PoolState::default()
+
+    /// The member this pick goes to (if anyone has room), who then counts one monitor more; and the
+    /// pool as the pick saw it.
+    pub fn take(&mut self, pick: Pick<'_>) -> (Option<String>, PoolState) {
+        let mut state = PoolState {
+            size: u32::try_from(pick.members.len()).unwrap_or(u32::MAX),
+            ..PoolState::default()
+        };
+        let mut best: Option<(u64, &str)> = None;
+        for member in pick.members {
+            let Some(&monitoring) = self.busy.get(member.as_str()) else {
+                continue;
             };
-            let mut best: Option<(u64, &str)> = None;
-            for member in pick.members {
-                let Some(&monitoring) = busy.get(member.as_str()) else {
-                    continue;
-                };
-                state.logged_in += 1;
-                if monitoring >= max_monitors {
-                    state.at_limit += 1;
-                    continue;
-                }
-                state.eligible += 1;
-                let candidate = (weight(pick.rank, member), member.as_str());
-                // Highest weight first; on a tie (2^-64), the smaller user ID.
-                if best.is_none_or(|(w, id)| candidate.0 > w || (candidate.0 == w && candidate.1 < id)) {
-                    best = Some(candidate);
-                }
+            state.logged_in += 1;
+            if monitoring >= self.max_monitors {
+                state.at_limit += 1;
+                continue;
             }
-            let picked = best.map(|(_, id)| id.to_owned());
-            if let Some(id) = &picked
-                && let Some(count) = busy.get_mut(id.as_str())
-            {
-                *count += 1;
+            state.eligible += 1;
+            let candidate = (weight(pick.rank, member), member.as_str());
+            // Highest weight first; on a tie (2^-64), the smaller user ID.
+            if best.is_none_or(|(w, id)| candidate.0 > w || (candidate.0 == w && candidate.1 < id)) {
+                best = Some(candidate);
             }
-            (picked, state)
-        })
-        .collect()
+        }
+        let picked = best.map(|(_, id)| id.to_owned());
+        if let Some(id) = &picked
+            && let Some(count) = self.busy.get_mut(id.as_str())
+        {
+            *count += 1;
+        }
+        (picked, state)
+    }
+
+    /// A taken seat that started no monitor (the contact ended, the token was used, the deadline
+    /// came): the member has that room again.
+    pub fn give_back(&mut self, user_id: &str) {
+        if let Some(count) = self.busy.get_mut(user_id) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    /// Connect refused the member (logged out, or at their limit since the answer): nobody else in
+    /// this batch is given to them.
+    pub fn fill(&mut self, user_id: &str) {
+        if let Some(count) = self.busy.get_mut(user_id) {
+            *count = (*count).max(self.max_monitors);
+        }
+    }
 }
 
 /// A member's rendezvous weight for a pick.
@@ -165,11 +193,20 @@ impl Snapshots {
 
     /// Counts a monitor this environment started.
     pub fn started(&self, instance_id: &str, user_id: &str) {
+        self.update(instance_id, user_id, |monitoring| monitoring.saturating_add(1));
+    }
+
+    /// Connect refused the member: the kept answer shows them at `max_monitors` until it expires.
+    pub fn refused(&self, instance_id: &str, user_id: &str, max_monitors: u32) {
+        self.update(instance_id, user_id, |monitoring| monitoring.max(max_monitors));
+    }
+
+    fn update(&self, instance_id: &str, user_id: &str, change: impl FnOnce(u32) -> u32) {
         if let Ok(mut kept) = self.kept.lock()
             && let Some((_, present)) = kept.get_mut(instance_id)
             && let Some(user) = present.iter_mut().find(|p| p.user_id == user_id)
         {
-            user.monitoring = user.monitoring.saturating_add(1);
+            user.monitoring = change(user.monitoring);
         }
     }
 }
@@ -184,6 +221,12 @@ mod tests {
 
     fn pool() -> Vec<String> {
         [A, B, C].map(str::to_owned).to_vec()
+    }
+
+    /// Every pick of a batch in order, each starting its monitor.
+    fn assign(picks: &[Pick<'_>], present: &[Present], max: u32) -> Vec<(Option<String>, PoolState)> {
+        let mut seats = Seats::new(present, max);
+        picks.iter().map(|&pick| seats.take(pick)).collect()
     }
 
     /// One pick for `event_id` over `pool`.

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use monitor_contact::token::{self, Purpose};
 use serde_json::json;
-use support::connect_double::{DESCRIBE_CONTACT, Failure, GET_CURRENT_USER_DATA, MONITOR_CONTACT, Scenario};
+use support::connect_double::{
+    ContactSpec, DESCRIBE_CONTACT, Failure, GET_CURRENT_USER_DATA, MONITOR_CONTACT, Scenario,
+};
 use support::harness::*;
 
 /// Users of a pool, every one logged in and free in an open scenario.
@@ -105,6 +107,52 @@ async fn contacts_beyond_the_pools_capacity_cost_no_monitor_call() {
         5
     );
     assert_eq!(double.state().started(), 2, "no second monitor anywhere");
+}
+
+#[tokio::test]
+async fn a_seat_that_started_nothing_goes_to_the_next_contact() {
+    // One member: contact 1 has ended by the time its monitor is asked for, so the member takes
+    // contact 2, and contact 3 finds the pool full.
+    let double = double(Scenario::open()).await;
+    double.add_contact(&contact(1), ContactSpec::live("VOICE"));
+    assert!(double.end_contact(&contact(1)));
+    let app = pool_of(&double, 1, &[]);
+    let bodies: Vec<String> = (1..=3)
+        .map(|n| contact_event(&format!("ev-{n}"), &contact(n), "CONNECTED_TO_AGENT"))
+        .collect();
+    let (failures, counts) = invoke_batch_within(&app, &bodies, 1, Duration::from_secs(60)).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(count(&counts, "Skipped/CONTACT_ENDED"), 1);
+    assert_eq!(count(&counts, "Started"), 1);
+    assert_eq!(count(&counts, "Skipped/NO_SUPERVISOR_AVAILABLE"), 1);
+    let monitored: Vec<String> = double.monitors().iter().map(|m| m.contact.clone()).collect();
+    assert_eq!(monitored, [contact(2)]);
+    assert_eq!(double.requests_for(MONITOR_CONTACT).len(), 2, "none for contact 3");
+}
+
+#[tokio::test]
+async fn a_default_supervisor_who_is_not_logged_in_costs_one_call_per_batch() {
+    let double = pool_double().await;
+    let app = app_for(
+        &double,
+        &[
+            ("DEFAULT_SUPERVISOR_USER_ID", OUT),
+            ("ALLOWED_SUPERVISOR_USER_IDS", OUT),
+        ],
+    );
+    let bodies: Vec<String> = [VOICE, CHAT]
+        .iter()
+        .enumerate()
+        .map(|(n, c)| contact_event(&format!("ev-{n}"), c, "CONNECTED_TO_AGENT"))
+        .collect();
+    let (failures, counts) = invoke_batch_within(&app, &bodies, 1, Duration::from_secs(60)).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(count(&counts, "Skipped/SUPERVISOR_UNAVAILABLE"), 2);
+    assert_eq!(
+        double.requests_for(MONITOR_CONTACT).len(),
+        1,
+        "Connect's refusal stands for the rest of the batch"
+    );
 }
 
 #[tokio::test]
