@@ -418,6 +418,10 @@ impl<C: Connect> Run<'_, '_, C> {
     async fn verify(&mut self, target: &Target) -> Option<Done> {
         match self.status(&target.instance_id, &target.contact_id).await {
             Ok(status) => live_check(&status, self.env.config).map(Done::Skipped),
+            // On the automatic paths a contact Connect does not know is over, as after a refusal.
+            Err(Failed::Connect(ConnectFailure::NotFound(_))) if target.contact_scoped => {
+                Some(Done::Skipped(SkipReason::ContactEnded))
+            }
             Err(failed) => Some(Done::Failed(explain(
                 failed,
                 Call::DescribeContact {
@@ -977,6 +981,22 @@ mod tests {
         assert_eq!(connect.ops(), [GetCurrentUserData, MonitorContact]);
         assert_eq!(arn(&resolved[0]), arn(&resolved[1]));
         assert_eq!(connect.requests()[0].user_id, P2);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_contact_is_over_on_the_automatic_paths_whoever_asks_first() {
+        let c = config(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("VERIFY_CONTACT", "true")]);
+        for (json, expected) in [
+            (contact_event("ev-1", "c1"), "CONTACT_ENDED"),
+            (contact_lens("cl-1", "c1"), "CONTACT_ENDED"),
+            (direct("c1"), "ContactNotFound"),
+        ] {
+            let connect = Scripted::default();
+            connect.answer_status(Err(ConnectFailure::NotFound("no such contact".into())));
+            let (resolved, _) = go(&connect, &c, &[target(&c, &json)]).await;
+            assert_eq!(label(&resolved[0]), expected, "{json}");
+            assert_eq!(connect.ops(), [DescribeContact], "{json}");
+        }
     }
 
     #[tokio::test]
