@@ -20,6 +20,10 @@
 - queues: every SQS queue is encrypted; every dead-letter queue (a RedrivePolicy target, a rule target's
   DeadLetterConfig, an on-failure destination) keeps messages at most 7 days, longer than its source
   queue, and has an alarm on its ApproximateNumberOfMessagesVisible.
+- retry timing: a queue that feeds a function (an event source mapping) has a visibility timeout of at
+  least 6 x the function's timeout + the largest batching window (Lambda's advice), and shorter than the
+  MaxEventAgeSeconds parameter's default, so that a record that failed on its first receive comes back
+  while its event is still young enough to be retried rather than dead-lettered.
 
 Usage: check_template.py [template.yaml]   (default: template.yaml)
        check_template.py --self-test      (shows that each check catches what it should)
@@ -538,6 +542,50 @@ def queue_problems(template):
     return found
 
 
+def number(template, node, pick):
+    """A literal number, or `pick` (e.g. "Default", "MaxValue") of the parameter a !Ref names."""
+    if isinstance(node, dict) and list(node) == ["Ref"]:
+        node = ((template.get("Parameters") or {}).get(node["Ref"]) or {}).get(pick)
+    return int(node) if isinstance(node, (int, str)) and str(node).isdigit() else None
+
+
+def named(node):
+    """The resource a !Ref X, !Ref X.Alias or !GetAtt X.Arn names."""
+    if isinstance(node, dict) and list(node) == ["Ref"]:
+        return str(node["Ref"]).split(".")[0]
+    if isinstance(node, dict) and list(node) == ["Fn::GetAtt"]:
+        return str(as_list(node["Fn::GetAtt"])[0]).split(".")[0]
+    return None
+
+
+def retry_timing_problems(template):
+    queues = of_type(template, "AWS::SQS::Queue")
+    functions = of_type(template, "AWS::Serverless::Function", "AWS::Lambda::Function")
+    global_timeout = (((template.get("Globals") or {}).get("Function")) or {}).get("Timeout", 3)
+    max_age = number(template, {"Ref": "MaxEventAgeSeconds"}, "Default")
+    found = []
+    for name, mapping in of_type(template, "AWS::Lambda::EventSourceMapping").items():
+        properties = props(mapping)
+        queue, function = named(properties.get("EventSourceArn")), named(properties.get("FunctionName"))
+        if queue not in queues or function not in functions:
+            continue
+        timeout = number(template, props(functions[function]).get("Timeout", global_timeout), "MaxValue")
+        window = number(template, properties.get("MaximumBatchingWindowInSeconds", 0), "MaxValue")
+        visibility = number(template, props(queues[queue]).get("VisibilityTimeout", 30), "MaxValue")
+        if None in (timeout, window, visibility):
+            found.append(f"Resources.{name}: the timeout, batching window or visibility timeout is not a number it can check")
+            continue
+        if visibility < 6 * timeout + window:
+            found.append(
+                f"Resources.{queue}: visibility timeout {visibility} s is less than 6 x {function}'s {timeout} s timeout + the {window} s batching window"
+            )
+        if max_age and visibility >= max_age:
+            found.append(
+                f"Resources.{queue}: visibility timeout {visibility} s is not shorter than MaxEventAgeSeconds ({max_age} s): a failed record would never be retried, only dead-lettered"
+            )
+    return found
+
+
 CHECKS = [
     ("least privilege", problems),
     ("barge", barge_problems),
@@ -545,6 +593,7 @@ CHECKS = [
     ("$LATEST", latest_problems),
     ("dashboard", dashboard_problems),
     ("queues", queue_problems),
+    ("retry timing", retry_timing_problems),
 ]
 
 # --- self-test --------------------------------------------------------------------------------------
@@ -578,6 +627,18 @@ Resources:
       DashboardBody: !Sub |
         %s
 """
+
+RETRY_TIMING = """
+Parameters: {W: {Type: Number, MaxValue: 30}, MaxEventAgeSeconds: {Type: Number, Default: AGE}}
+Resources:
+  Q: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: VISIBILITY}}
+  F: {Type: AWS::Serverless::Function, Properties: {Timeout: TIMEOUT}}
+  M: {Type: AWS::Lambda::EventSourceMapping, Properties: {EventSourceArn: !GetAtt Q.Arn, FunctionName: !Ref F.Alias, MaximumBatchingWindowInSeconds: !Ref W}}
+"""
+
+
+def retry_timing(visibility, timeout, age):
+    return RETRY_TIMING.replace("VISIBILITY", str(visibility)).replace("TIMEOUT", str(timeout)).replace("AGE", str(age))
 
 SELF_TEST = [
     # least privilege: caught
@@ -642,6 +703,11 @@ SELF_TEST = [
     ("queues", True, f"Resources: {{{TOPIC}, {ALARM_ON_DLQ}, S: {{Type: AWS::SQS::Queue, Properties: {{SqsManagedSseEnabled: true, MessageRetentionPeriod: 604800, RedrivePolicy: {{deadLetterTargetArn: !GetAtt D.Arn}}}}}}, D: {{Type: AWS::SQS::Queue, Properties: {{SqsManagedSseEnabled: true, MessageRetentionPeriod: 604800}}}}}}"),
     ("queues", True, f"Resources: {{{TOPIC}, {ALARM_ON_DLQ}, D: {{Type: AWS::SQS::Queue, Properties: {{SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600}}}}, R: {{Type: AWS::Events::Rule, Properties: {{Targets: [{{Id: x, Arn: y, DeadLetterConfig: {{Arn: !GetAtt D.Arn}}}}]}}}}}}"),
     ("queues", True, "Resources: {D: {Type: AWS::SQS::Queue, Properties: {SqsManagedSseEnabled: true}}, F: {Type: AWS::Serverless::Function, Properties: {EventInvokeConfig: {DestinationConfig: {OnFailure: {Type: SQS, Destination: !GetAtt D.Arn}}}}}}"),
+    # retry timing: caught (too short for the timeout; too long to retry within the age), then passes
+    (retry_timing_problems, True, retry_timing(100, 60, 300)),
+    (retry_timing_problems, True, retry_timing(390, 60, 300)),
+    (retry_timing_problems, False, retry_timing(270, 40, 300)),
+    (retry_timing_problems, False, retry_timing(390, 60, 0)),
     # queues: passes
     ("queues", False, f"Resources: {{{TOPIC}, {ALARM_ON_DLQ}, S: {{Type: AWS::SQS::Queue, Properties: {{SqsManagedSseEnabled: true, MessageRetentionPeriod: 86400, RedrivePolicy: {{deadLetterTargetArn: !GetAtt D.Arn}}}}}}, D: {{Type: AWS::SQS::Queue, Properties: {{KmsMasterKeyId: alias/k, MessageRetentionPeriod: 604800}}}}}}"),
 ]

@@ -6,9 +6,9 @@
 //! - **SQS path** (the template's automation function): EventBridge → a standard SQS queue → an event
 //!   source mapping (BatchSize 100, MaximumBatchingWindowInSeconds 2, MaximumConcurrency 2 real
 //!   `monitor-contact` release processes, each under its own Lambda Runtime API; visibility timeout
-//!   390 s as the template sets it (6 × the 60 s timeout + 30 s); redrive to a dead-letter queue after 3 receives; ReportBatchItemFailures honoured:
+//!   270 s as the template sets it (6 × the 40 s timeout + 30 s); redrive to a dead-letter queue after 3 receives; ReportBatchItemFailures honoured:
 //!   successes deleted, reported failures visible again after the visibility timeout, a function
-//!   error or timeout returns the whole batch). A 60 s deadline per invocation.
+//!   error or timeout returns the whole batch). A 40 s deadline per invocation.
 //! - **per-event path** (the deployment before issue 10): EventBridge → Lambda asynchronous invocation
 //!   with each event, Lambda scaling out processes as events arrive (capped: see `PEAK_PROCESSES`),
 //!   retrying a function error twice (1 and 2 minutes later), and sending what still fails, or what
@@ -122,9 +122,9 @@ impl Settings {
             batch_size: 100,
             batching_window: Duration::from_secs(2),
             max_concurrency: 2,
-            visibility_timeout: Duration::from_secs(390),
+            visibility_timeout: Duration::from_secs(270),
             max_receive_count: 3,
-            sqs_timeout: Duration::from_secs(60),
+            sqs_timeout: Duration::from_secs(40),
             processes: (number("PEAK_PROCESSES", 16.0) as usize).clamp(1, 64),
             async_timeout: Duration::from_secs(8),
             retry_delays: [Duration::from_secs(60), Duration::from_secs(120)],

@@ -241,8 +241,8 @@ pub fn plan(config: &Config, intent: Result<Intent, MonitorError>, now: SystemTi
 /// When its event is now too old, retrying would act on a contact that is almost certainly over, and
 /// skipping it would drop that failure silently: it stays a failure (`RetryTooLate`, no Connect
 /// call), so that after the queue's receives it reaches the dead-letter queue. With the template's
-/// defaults every redelivery comes this late (the visibility timeout is longer than
-/// `MAX_EVENT_AGE_SECONDS`): a record that failed once is dead-lettered, not retried.
+/// defaults (visibility timeout 270 s, `MAX_EVENT_AGE_SECONDS` 300) a record that failed on its first
+/// receive is retried once, and the next redelivery comes this late.
 pub fn redelivered(mut planned: Planned, receive_count: Option<u32>) -> Planned {
     let too_old = matches!(
         planned.plan,
