@@ -352,13 +352,10 @@ impl<C: Connect> Run<'_, '_, C> {
             .present(instance_id)
             .await
             .map_err(|failed| explain(failed, Call::GetCurrentUserData { instance_id }))?;
-        let eligible = present
-            .iter()
-            .filter(|p| p.monitoring < config.max_monitors_per_supervisor && config.pool_members.contains(&p.user_id))
-            .count();
+        let seats = Seats::new(&present, config.max_monitors_per_supervisor);
         let seen = self.calls.pool_eligible.unwrap_or(0);
-        self.calls.pool_eligible = Some(seen.saturating_add(u32::try_from(eligible).unwrap_or(u32::MAX)));
-        Ok(Seats::new(&present, config.max_monitors_per_supervisor))
+        self.calls.pool_eligible = Some(seen.saturating_add(seats.eligible(&config.pool_members)));
+        Ok(seats)
     }
 
     /// GetCurrentUserData for every pool member, or the answer a warm environment kept.

@@ -94,11 +94,11 @@ impl Seats {
         };
         let mut best: Option<(u64, &str)> = None;
         for member in pick.members {
-            let Some(&monitoring) = self.busy.get(member.as_str()) else {
+            let Some(free) = self.has_room(member) else {
                 continue;
             };
             state.logged_in += 1;
-            if monitoring >= self.max_monitors {
+            if !free {
                 state.at_limit += 1;
                 continue;
             }
@@ -116,6 +116,17 @@ impl Seats {
             *count += 1;
         }
         (picked, state)
+    }
+
+    /// Of `members`, how many are logged in with room left.
+    pub fn eligible(&self, members: &[String]) -> u32 {
+        let count = members.iter().filter(|m| self.has_room(m) == Some(true)).count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
+    /// Whether a member has room for one more monitor; `None` when they are not logged in.
+    fn has_room(&self, member: &str) -> Option<bool> {
+        self.busy.get(member).map(|&monitoring| monitoring < self.max_monitors)
     }
 
     /// A taken seat that started no monitor (the contact ended, the token was used, the deadline
