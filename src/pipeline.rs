@@ -568,6 +568,15 @@ mod tests {
         )
     }
 
+    /// Contact events for contacts c1, c2 and c3.
+    fn three_contacts(config: &Config) -> Vec<Target> {
+        ["c1", "c2", "c3"]
+            .iter()
+            .enumerate()
+            .map(|(i, contact)| target(config, &contact_event(&format!("ev-{i}"), contact)))
+            .collect()
+    }
+
     fn contact_lens(id: &str, contact: &str) -> String {
         format!(
             r#"{{"id":"{id}","detail-type":"Contact Lens Realtime Rules Matched","source":"aws.connect",
@@ -872,11 +881,7 @@ mod tests {
         // One member with room for one: c1 takes the seat, c2 and c3 find the pool full and cost
         // nothing, not even the live check.
         let c = config(&[("SUPERVISOR_POOL_USER_IDS", P1), ("VERIFY_CONTACT", "true")]);
-        let targets: Vec<Target> = ["c1", "c2", "c3"]
-            .iter()
-            .enumerate()
-            .map(|(i, contact)| target(&c, &contact_event(&format!("ev-{i}"), contact)))
-            .collect();
+        let targets = three_contacts(&c);
         let connect = Scripted::default();
         connect.answer_present(Ok(vec![present(P1, 0)]));
         let (resolved, calls) = go(&connect, &c, &targets).await;
@@ -911,18 +916,11 @@ mod tests {
 
     #[tokio::test]
     async fn whom_connect_refused_is_not_asked_again_in_the_batch() {
-        let targets = |c: &Config| -> Vec<Target> {
-            ["c1", "c2", "c3"]
-                .iter()
-                .enumerate()
-                .map(|(i, contact)| target(c, &contact_event(&format!("ev-{i}"), contact)))
-                .collect()
-        };
         // The default supervisor is not logged in: one MonitorContact says so for the whole batch.
         let c = named();
         let connect = Scripted::default();
         connect.answer_monitor([Err(ConnectFailure::QuotaExceeded("busy".into()))]);
-        let (resolved, calls) = go(&connect, &c, &targets(&c)).await;
+        let (resolved, calls) = go(&connect, &c, &three_contacts(&c)).await;
         assert_eq!(labels(&resolved), ["SUPERVISOR_UNAVAILABLE"; 3]);
         assert_eq!(connect.ops(), [MonitorContact]);
         assert_eq!(calls.made, [0, 0, 1]);
@@ -933,7 +931,7 @@ mod tests {
         let connect = Scripted::default();
         connect.answer_present(Ok(vec![present(P1, 0), present(P2, 0)]));
         connect.answer_monitor([Err(ConnectFailure::QuotaExceeded("at limit".into()))]);
-        let (resolved, _) = go(&connect, &c, &targets(&c)).await;
+        let (resolved, _) = go(&connect, &c, &three_contacts(&c)).await;
         assert_eq!(
             labels(&resolved),
             ["SupervisorUnavailable", "STARTED", "NO_SUPERVISOR_AVAILABLE"]

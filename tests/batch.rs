@@ -36,6 +36,13 @@ fn pool_of(double: &support::connect_double::ConnectDouble, n: usize, extra: &[(
     app_for(double, &vars)
 }
 
+/// CONNECTED_TO_AGENT events for contacts 1 to `n`, one each.
+fn connected(n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|n| contact_event(&format!("ev-{n}"), &contact(n), "CONNECTED_TO_AGENT"))
+        .collect()
+}
+
 fn count(counts: &Counts, key: &str) -> u64 {
     counts.outcomes.get(key).copied().unwrap_or(0)
 }
@@ -90,9 +97,7 @@ async fn a_batch_costs_one_user_data_call_and_one_monitor_per_contact_and_purpos
 async fn contacts_beyond_the_pools_capacity_cost_no_monitor_call() {
     let double = double(Scenario::open()).await;
     let app = pool_of(&double, 2, &[]);
-    let bodies: Vec<String> = (1..=5)
-        .map(|n| contact_event(&format!("ev-{n}"), &contact(n), "CONNECTED_TO_AGENT"))
-        .collect();
+    let bodies = connected(5);
     let (failures, counts) = invoke_batch_within(&app, &bodies, 1, Duration::from_secs(60)).await;
     assert!(failures.is_empty(), "a full pool is a normal day: {failures:?}");
     assert_eq!(count(&counts, "Started"), 2);
@@ -117,9 +122,7 @@ async fn a_seat_that_started_nothing_goes_to_the_next_contact() {
     double.add_contact(&contact(1), ContactSpec::live("VOICE"));
     assert!(double.end_contact(&contact(1)));
     let app = pool_of(&double, 1, &[]);
-    let bodies: Vec<String> = (1..=3)
-        .map(|n| contact_event(&format!("ev-{n}"), &contact(n), "CONNECTED_TO_AGENT"))
-        .collect();
+    let bodies = connected(3);
     let (failures, counts) = invoke_batch_within(&app, &bodies, 1, Duration::from_secs(60)).await;
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(count(&counts, "Skipped/CONTACT_ENDED"), 1);
@@ -193,9 +196,7 @@ async fn records_the_invocation_has_no_time_left_for_are_failures_never_dropped(
     let double = double(Scenario::open()).await;
     double.state().delay = Duration::from_millis(400);
     let app = app_for(&double, &[("CONNECT_CALLS_PER_SECOND", "off")]);
-    let bodies: Vec<String> = (1..=6)
-        .map(|n| contact_event(&format!("ev-{n}"), &contact(n), "CONNECTED_TO_AGENT"))
-        .collect();
+    let bodies = connected(6);
     // 1.5 s in all, 300 ms of it kept back: time for about two calls of 400 ms.
     let (failures, counts) = invoke_batch_within(&app, &bodies, 1, Duration::from_millis(1_500)).await;
     let started = count(&counts, "Started");
