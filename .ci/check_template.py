@@ -571,17 +571,19 @@ def retry_timing_problems(template):
             continue
         timeout = number(template, props(functions[function]).get("Timeout", global_timeout), "MaxValue")
         window = number(template, properties.get("MaximumBatchingWindowInSeconds", 0), "MaxValue")
-        visibility = number(template, props(queues[queue]).get("VisibilityTimeout", 30), "MaxValue")
-        if None in (timeout, window, visibility):
+        # A visibility timeout given as a parameter is checked at both ends of its range.
+        configured = props(queues[queue]).get("VisibilityTimeout", 30)
+        shortest, longest = number(template, configured, "MinValue"), number(template, configured, "MaxValue")
+        if None in (timeout, window, shortest, longest):
             found.append(f"Resources.{name}: the timeout, batching window or visibility timeout is not a number it can check")
             continue
-        if visibility < 6 * timeout + window:
+        if shortest < 6 * timeout + window:
             found.append(
-                f"Resources.{queue}: visibility timeout {visibility} s is less than 6 x {function}'s {timeout} s timeout + the {window} s batching window"
+                f"Resources.{queue}: visibility timeout {shortest} s is less than 6 x {function}'s {timeout} s timeout + the {window} s batching window"
             )
-        if max_age and visibility >= max_age:
+        if max_age and longest >= max_age:
             found.append(
-                f"Resources.{queue}: visibility timeout {visibility} s is not shorter than MaxEventAgeSeconds ({max_age} s): a failed record would never be retried, only dead-lettered"
+                f"Resources.{queue}: visibility timeout {longest} s is not shorter than MaxEventAgeSeconds ({max_age} s): a failed record would never be retried, only dead-lettered"
             )
     return found
 
