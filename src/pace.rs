@@ -1,7 +1,13 @@
 //! The quota budget: `CONNECT_CALLS_PER_SECOND` bounds the rate of calls of each Connect API from
-//! one execution environment, a token bucket per API (Connect's quotas are per API). A call waits for
-//! its turn, and the wait counts against the invocation's deadline: a call whose turn would come too
-//! late is not made at all (and reserves nothing).
+//! one execution environment, a token bucket per API (Connect's quotas are per API). Every attempt
+//! waits for its turn, retries included, and the wait counts against the invocation's deadline: a
+//! call whose turn would come too late is not made at all (and reserves nothing).
+//!
+//! The bucket is the one rate controller (AIMD): Connect's quota is shared by every integration in
+//! the account and region, so a throttle means someone else is using it. A throttled attempt halves
+//! its API's rate at once (down to a tenth of the budget) and empties the bucket; each success adds a
+//! fortieth of the budget back, up to the budget. The environment keeps its rate between invocations,
+//! so the next batch starts where the last one left off.
 //!
 //! Each bucket holds at most `max(1, 2 x rate)` calls, so an environment may make two seconds' worth
 //! at once after a pause, and no more than `rate` per second over time. With the template's defaults
@@ -15,37 +21,68 @@ use tokio::time::Instant;
 
 use crate::calls::Operation;
 
-/// A token bucket.
+/// A throttle divides the rate by this.
+const DECREASE: f64 = 2.0;
+/// The lowest rate, as a share of the budget.
+const FLOOR: f64 = 0.1;
+/// What each success adds to the rate, as a share of the budget: from half the budget back to all of
+/// it in 20 successes. Slow on purpose: beside another client that leaves this environment a share
+/// `r` of the quota, a throttle comes about every `r / (2 x step)` successes (about 1 in 10 here).
+const INCREASE: f64 = 1.0 / 40.0;
+
+/// A token bucket whose rate follows Connect's throttles (AIMD), between a floor and the budget.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket {
-    /// Tokens per second.
+    /// The configured rate (tokens per second): the most the bucket ever gives.
+    budget: f64,
+    /// The current rate.
     rate: f64,
-    capacity: f64,
     /// May go below zero: calls reserved for later.
     tokens: f64,
     at: Instant,
 }
 
 impl Bucket {
-    /// A full bucket.
-    pub fn new(rate: f64, now: Instant) -> Bucket {
-        let capacity = (2.0 * rate).max(1.0);
+    /// A full bucket at the budget.
+    pub fn new(budget: f64, now: Instant) -> Bucket {
         Bucket {
-            rate,
-            capacity,
-            tokens: capacity,
+            budget,
+            rate: budget,
+            tokens: capacity(budget),
             at: now,
+        }
+    }
+
+    /// Calls per second it gives now.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Connect throttled a call: half the rate (not below the floor), and no burst until the bucket
+    /// refills at that rate.
+    pub fn throttled(&mut self, now: Instant) {
+        self.refill(now);
+        self.rate = (self.rate / DECREASE).max(self.budget * FLOOR);
+        self.tokens = self.tokens.min(0.0);
+    }
+
+    /// Connect answered a call: a little more rate, up to the budget.
+    pub fn succeeded(&mut self) {
+        self.rate = (self.rate + self.budget * INCREASE).min(self.budget);
+    }
+
+    fn refill(&mut self, now: Instant) {
+        if now > self.at {
+            let elapsed = now.duration_since(self.at).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * self.rate).min(capacity(self.rate));
+            self.at = now;
         }
     }
 
     /// Reserves one call: the instant it may start, if that is no later than `latest`; otherwise
     /// `None`, and nothing is reserved.
     pub fn reserve(&mut self, now: Instant, latest: Instant) -> Option<Instant> {
-        if now > self.at {
-            let elapsed = now.duration_since(self.at).as_secs_f64();
-            self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
-            self.at = now;
-        }
+        self.refill(now);
         let start = if self.tokens >= 1.0 {
             now
         } else {
@@ -57,6 +94,11 @@ impl Bucket {
         self.tokens -= 1.0;
         Some(start)
     }
+}
+
+/// Two seconds' worth of calls, at least one.
+fn capacity(rate: f64) -> f64 {
+    (2.0 * rate).max(1.0)
 }
 
 /// One bucket per Connect API, or none (`CONNECT_CALLS_PER_SECOND=off`).
@@ -75,11 +117,35 @@ impl Pacer {
 
     /// When a call of `operation` may start, if no later than `latest` (see [`Bucket::reserve`]).
     pub fn reserve(&self, operation: Operation, now: Instant, latest: Instant) -> Option<Instant> {
-        let Some(buckets) = &self.buckets else {
-            return (now <= latest).then_some(now);
-        };
+        self.with(operation, |bucket| bucket.reserve(now, latest))
+            .unwrap_or((now <= latest).then_some(now))
+    }
+
+    /// Connect throttled a call of `operation` (see [`Bucket::throttled`]).
+    pub fn throttled(&self, operation: Operation, now: Instant) {
+        self.with(operation, |bucket| bucket.throttled(now));
+    }
+
+    /// Connect answered a call of `operation` (see [`Bucket::succeeded`]).
+    pub fn succeeded(&self, operation: Operation) {
+        self.with(operation, Bucket::succeeded);
+    }
+
+    /// The rate `operation` is paced at now, if paced.
+    pub fn rate(&self, operation: Operation) -> Option<f64> {
+        self.with(operation, |bucket| bucket.rate())
+    }
+
+    /// Whether throttles have lowered `operation`'s rate below the budget.
+    pub fn lowered(&self, operation: Operation) -> bool {
+        self.with(operation, |bucket| bucket.rate < bucket.budget)
+            .unwrap_or(false)
+    }
+
+    fn with<T>(&self, operation: Operation, f: impl FnOnce(&mut Bucket) -> T) -> Option<T> {
+        let buckets = self.buckets.as_ref()?;
         let mut buckets = buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        buckets[operation.index()].reserve(now, latest)
+        Some(f(&mut buckets[operation.index()]))
     }
 }
 
@@ -138,6 +204,55 @@ mod tests {
         assert_eq!(bucket.reserve(t0, t0 + Duration::from_millis(999)), None);
         // The refused call took nothing: the next one still gets the first free turn.
         assert_eq!(bucket.reserve(t0, t0 + LONG).map(|s| ms(s - t0)), Some(1000));
+    }
+
+    #[test]
+    fn a_throttle_halves_the_rate_down_to_the_floor_and_successes_win_it_back_up_to_the_budget() {
+        let t0 = Instant::now();
+        let mut bucket = Bucket::new(1.0, t0);
+        bucket.throttled(t0);
+        assert_eq!(bucket.rate(), 0.5);
+        // No burst after a throttle: the next call waits for a token at the lowered rate.
+        assert_eq!(bucket.reserve(t0, t0 + LONG).map(|s| ms(s - t0)), Some(2000));
+        for _ in 0..10 {
+            bucket.throttled(t0);
+        }
+        assert_eq!(bucket.rate(), 0.1, "never below a tenth of the budget");
+        bucket.succeeded();
+        assert!((bucket.rate() - 0.125).abs() < 1e-9, "additive: {}", bucket.rate());
+        for _ in 0..100 {
+            bucket.succeeded();
+        }
+        assert_eq!(bucket.rate(), 1.0, "never above the budget");
+        // Back at the budget, the bucket refills to two seconds' worth again.
+        let later = t0 + Duration::from_secs(100);
+        let starts: Vec<u128> = (0..3)
+            .map(|_| {
+                bucket
+                    .reserve(later, later + LONG)
+                    .map(|s| ms(s - later))
+                    .unwrap_or(u128::MAX)
+            })
+            .collect();
+        assert_eq!(starts, [0, 0, 1000]);
+    }
+
+    #[test]
+    fn the_pacer_lowers_one_api_only_and_says_so() {
+        let t0 = Instant::now();
+        let pacer = Pacer::new(Some(2.0), t0);
+        pacer.throttled(Operation::MonitorContact, t0);
+        assert_eq!(pacer.rate(Operation::MonitorContact), Some(1.0));
+        assert!(pacer.lowered(Operation::MonitorContact));
+        assert_eq!(pacer.rate(Operation::DescribeContact), Some(2.0));
+        assert!(!pacer.lowered(Operation::DescribeContact));
+        pacer.succeeded(Operation::MonitorContact);
+        let rate = pacer.rate(Operation::MonitorContact).unwrap_or_default();
+        assert!((rate - 1.05).abs() < 1e-9, "{rate}");
+        let off = Pacer::new(None, t0);
+        off.throttled(Operation::MonitorContact, t0);
+        assert_eq!(off.rate(Operation::MonitorContact), None);
+        assert!(!off.lowered(Operation::MonitorContact));
     }
 
     #[test]
