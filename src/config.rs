@@ -49,6 +49,11 @@ pub struct Config {
     /// `CONNECT_CALLS_PER_SECOND` (`None`: `off`): the rate of calls of each Connect API from this
     /// execution environment.
     pub calls_per_second: Option<f64>,
+    /// `CONNECT_RETRY_SECONDS`: how long after a single invocation starts a failed Connect call may
+    /// still be retried (an SQS batch retries until its deadline); see `retry`.
+    pub retry_window: Duration,
+    /// `AWS_MAX_ATTEMPTS` (`None`: unset): the most attempts of one Connect call.
+    pub max_attempts: Option<u32>,
     /// `USER_DATA_CACHE_SECONDS`: how long a warm environment reuses GetCurrentUserData's answer.
     pub user_data_ttl: Duration,
     /// `METRICS_NAMESPACE` (`None`: `off`).
@@ -240,6 +245,8 @@ impl Config {
             },
         };
 
+        let (retry_window, max_attempts) = retries(&get)?;
+
         const CACHE: &str = "USER_DATA_CACHE_SECONDS";
         let user_data_ttl = Duration::from_secs(whole_number(CACHE, get(CACHE), 0u64, 0..=60)?);
 
@@ -283,6 +290,8 @@ impl Config {
             pool_members,
             max_event_age,
             calls_per_second,
+            retry_window,
+            max_attempts,
             user_data_ttl,
             metrics_namespace,
             function_name,
@@ -308,6 +317,51 @@ impl Config {
 }
 
 /// A whole number in `range`; unset is `default`.
+/// The default of `CONNECT_RETRY_SECONDS`: a throttled contact flow gets its error within the Invoke
+/// block's default 3 s, with time for the answer to travel.
+pub const DEFAULT_RETRY_WINDOW: Duration = Duration::from_millis(2500);
+
+/// `CONNECT_RETRY_SECONDS` (0 to 900, fractions allowed), `AWS_MAX_ATTEMPTS` (1 to 10, unset: as
+/// many as the window allows), and `AWS_RETRY_MODE`, which may only say `standard`: retries are the
+/// function's own (see `retry`), and the rate controller is the budget (`pace`), so the SDK's
+/// `adaptive` mode, a second controller that can hold a request for seconds, is refused rather than
+/// silently ignored.
+fn retries(get: &impl Fn(&str) -> Option<String>) -> Result<(Duration, Option<u32>), ConfigError> {
+    const WINDOW: &str = "CONNECT_RETRY_SECONDS";
+    const MODE: &str = "AWS_RETRY_MODE";
+    const ATTEMPTS: &str = "AWS_MAX_ATTEMPTS";
+    let window = match get(WINDOW) {
+        None => DEFAULT_RETRY_WINDOW,
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(seconds) if (0.0..=900.0).contains(&seconds) => Duration::from_secs_f64(seconds),
+            _ => {
+                return Err(ConfigError {
+                    variable: WINDOW,
+                    message: format!("{WINDOW} must be a number of seconds from 0 to 900"),
+                });
+            }
+        },
+    };
+    if let Some(mode) = get(MODE).filter(|m| !m.trim().eq_ignore_ascii_case("standard")) {
+        let adaptive = mode.trim().eq_ignore_ascii_case("adaptive");
+        return Err(ConfigError {
+            variable: MODE,
+            message: if adaptive {
+                format!(
+                    "{MODE} must be standard or unset: the function retries Connect calls itself and paces them with CONNECT_CALLS_PER_SECOND, which slows down on throttles; adaptive mode is not used"
+                )
+            } else {
+                format!("{MODE} must be standard or unset")
+            },
+        });
+    }
+    let max_attempts = match get(ATTEMPTS) {
+        None => None,
+        Some(v) => Some(whole_number(ATTEMPTS, Some(v), 1u32, 1..=10)?),
+    };
+    Ok((window, max_attempts))
+}
+
 fn whole_number<T>(
     variable: &'static str,
     value: Option<String>,

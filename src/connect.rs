@@ -3,26 +3,21 @@
 //!
 //! Three operations: MonitorContact, always; DescribeContact for the live check and after some
 //! MonitorContact failures; GetCurrentUserData when a supervisor comes from a pool. Each method is one
-//! call (the SDK's retries on throttling and 5xx aside), and only the fields the function decides on
+//! attempt (the pipeline retries, see `retry`), and only the fields the function decides on
 //! are kept from the answers: DescribeContact also returns the customer's endpoint and the contact's
 //! attributes, which must never reach a log line. The SDK itself is set up in `sdk`.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_config::SdkConfig;
 use aws_sdk_connect::config::http::HttpResponse;
-use aws_sdk_connect::config::interceptors::FinalizerInterceptorContextRef;
-use aws_sdk_connect::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_connect::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_connect::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_connect::types::{ContactInitiationMethod, ContactState, MonitorCapability, UserDataFilters};
 
 use crate::calls::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Operation, Present};
 use crate::error::{ErrorKind, MonitorError};
 
-/// The Connect operations the function uses, one call each: retries (on throttling and 5xx) are the
-/// implementation's business.
+/// The Connect operations the function uses, one attempt each: the pipeline retries (see `retry`).
 pub trait Connect {
     /// MonitorContact.
     fn start_monitoring(
@@ -44,60 +39,26 @@ pub trait Connect {
         instance_id: &str,
         users: &[String],
     ) -> impl Future<Output = Result<Vec<Present>, ConnectFailure>> + Send;
-
-    /// Attempts Connect has answered with ThrottlingException so far, those the SDK then retried
-    /// successfully included (for the `ConnectThrottled` metric).
-    fn throttled_attempts(&self) -> u64 {
-        0
-    }
 }
 
-/// The Connect client the function uses: the SDK's, with an interceptor that counts throttled
-/// attempts.
+/// The Connect client the function uses: the SDK's, making one attempt per call (see `retry`).
 #[derive(Debug, Clone)]
 pub struct ConnectApi {
     client: aws_sdk_connect::Client,
-    throttled: Arc<AtomicU64>,
 }
 
 impl ConnectApi {
     /// Builds the client from the loaded SDK configuration (region, credentials, endpoint overrides
-    /// such as `AWS_ENDPOINT_URL_CONNECT`, retries and time-outs: see `sdk`). Built once at init.
+    /// such as `AWS_ENDPOINT_URL_CONNECT`), with the SDK's retries off and no time-out on an attempt
+    /// but the connection's (see `sdk`), whatever the configuration says. Built once at init.
     pub fn new(sdk: &SdkConfig) -> ConnectApi {
-        let throttled = Arc::new(AtomicU64::new(0));
         let config = aws_sdk_connect::config::Builder::from(sdk)
-            .interceptor(ThrottleCounter(Arc::clone(&throttled)))
+            .retry_config(crate::sdk::retry_config())
+            .timeout_config(crate::sdk::timeout_config())
             .build();
         ConnectApi {
             client: aws_sdk_connect::Client::from_conf(config),
-            throttled,
         }
-    }
-}
-
-/// Counts the attempts Connect answered with a throttling error (HTTP 429 or a `Throttling` error
-/// type), each attempt of a retried call included.
-#[derive(Debug)]
-struct ThrottleCounter(Arc<AtomicU64>);
-
-impl Intercept for ThrottleCounter {
-    fn name(&self) -> &'static str {
-        "ThrottleCounter"
-    }
-
-    fn read_after_attempt(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(response) = context.response() {
-            let error_type = response.headers().get("x-amzn-errortype").unwrap_or_default();
-            if response.status().as_u16() == 429 || error_type.starts_with("Throttling") {
-                self.0.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -181,10 +142,6 @@ impl Connect for ConnectApi {
                 })
             })
             .collect())
-    }
-
-    fn throttled_attempts(&self) -> u64 {
-        self.throttled.load(Ordering::Relaxed)
     }
 }
 
@@ -366,7 +323,7 @@ impl ConnectFailure {
             (ConnectFailure::QuotaExceeded(m) | ConnectFailure::Throttling(m), _) => MonitorError::new(
                 ErrorKind::Throttled,
                 format!(
-                    "Connect throttled {action} after retries ({m}); the Connect API quota is shared by all Connect API calls in the account and region"
+                    "Connect throttled {action} on every attempt ({m}): the account's Connect API request quota for {action} was exceeded (it is per API, per account and region, and shared by every integration, the CCP's included); see it in Service Quotas (Amazon Connect, \"Rate of {action} API requests\") and ask for an increase there, or lower the other callers' rate; retrying the same event is safe (same ClientToken)"
                 ),
             ),
             (ConnectFailure::Unavailable(m), _) => MonitorError::new(
@@ -399,7 +356,6 @@ pub(crate) mod scripted {
         /// GetCurrentUserData's answer (default: nobody logged in).
         pub present: Mutex<Option<Result<Vec<Present>, ConnectFailure>>>,
         pub delay: Duration,
-        pub throttled: u64,
     }
 
     impl Scripted {
@@ -484,10 +440,6 @@ pub(crate) mod scripted {
                 .ok()
                 .and_then(|p| p.clone())
                 .unwrap_or_else(|| Ok(Vec::new()))
-        }
-
-        fn throttled_attempts(&self) -> u64 {
-            self.throttled
         }
     }
 }

@@ -17,6 +17,7 @@ use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
+use crate::calls::Operation;
 use crate::config::Config;
 use crate::connect::Connect;
 use crate::error::{ErrorKind, MonitorError};
@@ -27,6 +28,7 @@ use crate::pace::Pacer;
 use crate::pipeline::{self, Env, Plan, Resolved};
 use crate::pool::{PoolState, Snapshots};
 use crate::request::{Decision, Supervisor, Target, Validated, validate};
+use crate::retry::Window;
 
 /// Time kept back from the invocation's deadline to report the outcome: the function answers
 /// `DeadlineExceeded` itself rather than being killed by Lambda with no answer at all.
@@ -110,7 +112,6 @@ pub enum Response {
 pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Result<Response, MonitorError> {
     let started = Instant::now();
     let deadline = started + time_budget(event.context.deadline, SystemTime::now()).unwrap_or(Duration::ZERO);
-    let throttled_before = app.connect.throttled_attempts();
     let mut tally = Tally::default();
     let (batch, planned) = match event::read(&event.payload, &event.context.request_id) {
         Err(error) => {
@@ -136,10 +137,23 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
             (true, planned)
         }
     };
-    let (calls, results) = resolve(app, planned, deadline).await;
+    let max_attempts = app.config.max_attempts;
+    // A single event answers someone waiting (a contact flow's Invoke block: 3 s by default): its
+    // retries stop after CONNECT_RETRY_SECONDS. A batch's caller is a queue: until the deadline.
+    let window = if batch {
+        Window::to_deadline(deadline, max_attempts)
+    } else {
+        Window {
+            until: started + app.config.retry_window,
+            deadline,
+            max_attempts,
+        }
+    };
+    let (calls, results) = resolve(app, planned, window).await;
     tally.calls = calls.made;
     tally.pool_eligible = calls.pool_eligible;
-    tally.throttled = app.connect.throttled_attempts().saturating_sub(throttled_before);
+    tally.throttled = calls.throttled;
+    tally.paced = Operation::ALL.map(|operation| app.pacer.rate(operation));
     for (_, result) in &results {
         tally.count(result);
     }
@@ -179,7 +193,7 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
 async fn resolve<C: Connect>(
     app: &App<C>,
     planned: Vec<Planned>,
-    deadline: Instant,
+    window: Window,
 ) -> (pipeline::Calls, Vec<(EventLog, Result<Outcome, MonitorError>)>) {
     let (logs, plans): (Vec<EventLog>, Vec<Result<Plan, MonitorError>>) =
         planned.into_iter().map(|one| (one.log, one.plan)).unzip();
@@ -189,7 +203,7 @@ async fn resolve<C: Connect>(
         pacer: &app.pacer,
         snapshots: &app.snapshots,
     };
-    let (resolved, calls) = pipeline::run(&env, plans, deadline).await;
+    let (resolved, calls) = pipeline::run(&env, plans, window).await;
     let results = logs
         .into_iter()
         .zip(resolved)

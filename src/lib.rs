@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod pool;
 pub mod qa;
 pub mod request;
+pub mod retry;
 pub mod runtime;
 pub mod sample;
 pub mod sdk;

@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let env = |name: &str| std::env::var(name).ok();
     let http = sdk::http_client(sdk::system_roots_requested(env)).inspect_err(|e| tracing::error!("{e}"))?;
-    let sdk = sdk::load(http, env).await.inspect_err(|e| tracing::error!("{e}"))?;
+    let sdk = sdk::load(http, env).await;
     let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
     let config = Config::from_env(&region).inspect_err(|e| tracing::error!("{e}"))?;
     runtime::run(App::new(config, ConnectApi::new(&sdk))).await

@@ -5,12 +5,14 @@
 //! documents, each with the `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`):
 //!
 //! - `Started`, `Duration` (milliseconds), `ConnectThrottled` (attempts Connect answered with
-//!   ThrottlingException, the SDK's successful retries included) and `PoolEligible` (eligible members
+//!   ThrottlingException, those retried successfully included) and `PoolEligible` (eligible members
 //!   GetCurrentUserData showed, when a pool pick happened): dimensions `[FunctionName]`;
 //! - `Skipped` per skip reason, `[FunctionName, Reason]`;
 //! - `Failed` per errorType, `[FunctionName, ErrorType]`;
-//! - `ConnectCalls` per operation called, `[FunctionName, Operation]` (one per call, retries not
-//!   counted);
+//! - `ConnectCalls` per operation called, `[FunctionName, Operation]` (one per attempt, retries
+//!   counted: what Connect's quota counts), with `PacedRate` (calls per second) where the function is
+//!   paced (`CONNECT_CALLS_PER_SECOND`): the rate the budget allows that operation after the
+//!   invocation, lowered by throttles (see `pace`);
 //! - for QA outcomes, `Started` and `Skipped` per rule, `[FunctionName, QaRule]`.
 //!
 //! Identifiers (contacts, events, supervisors) are never dimensions, and nothing from the customer
@@ -49,6 +51,9 @@ pub struct Tally {
     /// Calls made, per operation in the order of [`Operation::ALL`].
     pub calls: [u32; 3],
     pub throttled: u64,
+    /// The rate each operation is paced at after the invocation (`None`: not paced), per
+    /// operation in the order of [`Operation::ALL`].
+    pub paced: [Option<f64>; 3],
     pub pool_eligible: Option<u32>,
     pub duration: Duration,
 }
@@ -169,10 +174,11 @@ impl Metrics {
         for operation in Operation::ALL {
             let n = tally.calls[operation.index()];
             if n > 0 {
-                out.push(doc(
-                    Some(("Operation", operation.as_str())),
-                    &[("ConnectCalls", "Count", json!(n))],
-                ));
+                let mut values = vec![("ConnectCalls", "Count", json!(n))];
+                if let Some(rate) = tally.paced[operation.index()] {
+                    values.push(("PacedRate", "Count/Second", json!(rate)));
+                }
+                out.push(doc(Some(("Operation", operation.as_str())), &values));
             }
         }
         for (rule, (started, skipped)) in &tally.qa {

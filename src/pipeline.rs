@@ -34,6 +34,7 @@ use crate::outcome::{Outcome, SkipReason};
 use crate::pace::Pacer;
 use crate::pool::{Pick, PoolState, Seats, Snapshots};
 use crate::request::{Supervisor, Target, live_check};
+use crate::retry::{self, Window};
 
 /// What the pipeline works with, built once at init.
 pub struct Env<'a, C> {
@@ -65,8 +66,11 @@ pub struct Resolved {
 /// The calls a run made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Calls {
-    /// Per operation, in the order of [`Operation::ALL`]; the SDK's retries are not counted.
+    /// Attempts per operation, in the order of [`Operation::ALL`]: every request Connect's quota
+    /// counts, retries included.
     pub made: [u32; 3],
+    /// Attempts Connect answered with throttling.
+    pub throttled: u64,
     /// Eligible pool members in GetCurrentUserData's answers (summed over instances), when a pool
     /// pick happened.
     pub pool_eligible: Option<u32>,
@@ -113,7 +117,7 @@ struct Served {
 pub async fn run<C: Connect>(
     env: &Env<'_, C>,
     plans: Vec<Result<Plan, MonitorError>>,
-    deadline: Instant,
+    window: Window,
 ) -> (Vec<Resolved>, Calls) {
     let mut targets: Vec<Target> = Vec::new();
     let slots: Vec<Slot> = plans
@@ -129,7 +133,7 @@ pub async fn run<C: Connect>(
         .collect();
     let mut run = Run {
         env,
-        deadline,
+        window,
         calls: Calls::default(),
         statuses: HashMap::new(),
         seats: HashMap::new(),
@@ -138,7 +142,9 @@ pub async fn run<C: Connect>(
     let (leads, group_of) = groups(&targets);
     let mut served = Vec::with_capacity(leads.len());
     for &lead in &leads {
-        served.push(run.serve(&targets[lead]).await);
+        // Boxed: one allocation per group keeps the nesting of futures within the compiler's layout
+        // depth for callers that nest the handler further (the runtime, tests).
+        served.push(Box::pin(run.serve(&targets[lead])).await);
     }
     let resolved = slots
         .into_iter()
@@ -210,17 +216,12 @@ fn outcome(target: &Target, done: &Done) -> Result<Outcome, MonitorError> {
 }
 
 fn deadline_exceeded(before: bool) -> MonitorError {
-    let when = if before {
-        "before calling Connect"
+    let message = if before {
+        "the invocation ran out of time before calling Connect for this event: no monitor was started; retrying the same event is safe"
     } else {
-        "while waiting for Connect (including retries)"
+        "the invocation ran out of time while waiting for Connect: the monitor may have started (Connect may carry out a request whose answer did not arrive in time); retrying the same event is safe (same ClientToken: a monitor that started is answered again, never doubled). Contact flows wait at most 8 s; raise the function's timeout if Connect is slow"
     };
-    MonitorError::new(
-        ErrorKind::DeadlineExceeded,
-        format!(
-            "the invocation ran out of time {when}; monitoring may or may not have started: retrying the same event is safe (same ClientToken). Contact flows wait at most 8 s; raise the function's timeout if Connect is slow"
-        ),
-    )
+    MonitorError::new(ErrorKind::DeadlineExceeded, message)
 }
 
 /// A pool pick's answer: the member (if anyone has room) and the pool as the pick saw it.
@@ -228,7 +229,8 @@ type Seat = Result<(Option<String>, PoolState), MonitorError>;
 
 struct Run<'e, 'a, C> {
     env: &'e Env<'a, C>,
-    deadline: Instant,
+    /// When retries may start, and the deadline every call ends by.
+    window: Window,
     calls: Calls,
     /// DescribeContact's answers in this run, per (instance, contact): at most one call per contact.
     statuses: HashMap<(String, String), Result<ContactStatus, Failed>>,
@@ -241,28 +243,85 @@ struct Run<'e, 'a, C> {
 }
 
 impl<C: Connect> Run<'_, '_, C> {
-    /// One call: it waits for its turn under the pacer, and must start and end before the deadline.
-    async fn call<T, F>(&mut self, operation: Operation, call: F) -> Result<T, Failed>
+    /// One call, retried as `retry` says: each attempt waits for its turn under the pacer (whose
+    /// rate follows Connect's throttles), and every attempt ends by the deadline. The error is the
+    /// last attempt's, except that an attempt cut off (by the deadline, or as stalled) leaves the
+    /// outcome unknown: then it is `Late`, whose message says that the monitor may have started.
+    async fn call<T, F, Fut>(&mut self, operation: Operation, call: F) -> Result<T, Failed>
     where
-        F: Future<Output = Result<T, ConnectFailure>>,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ConnectFailure>>,
     {
-        let now = Instant::now();
-        if now >= self.deadline {
-            return Err(Failed::Late { before: true });
+        let window = self.window;
+        let pacer = self.env.pacer;
+        let mut earliest = Instant::now();
+        let mut last: Option<Failed> = None;
+        for attempt in 1u32.. {
+            let Some(start) = self.turn(operation, earliest, last.is_some()) else {
+                return Err(last.unwrap_or_else(|| self.no_turn(operation)));
+            };
+            if start > Instant::now() {
+                tokio::time::sleep_until(start).await;
+            }
+            self.calls.made[operation.index()] += 1;
+            let cutoff = window.cutoff(start);
+            let (failure, cut) = match tokio::time::timeout_at(cutoff, call()).await {
+                Ok(Ok(answer)) => {
+                    pacer.succeeded(operation);
+                    return Ok(answer);
+                }
+                Ok(Err(failure)) if !failure.retryable() => return Err(Failed::Connect(failure)),
+                Ok(Err(failure)) => {
+                    if matches!(failure, ConnectFailure::Throttling(_)) {
+                        self.calls.throttled += 1;
+                        pacer.throttled(operation, Instant::now());
+                    }
+                    (failure, false)
+                }
+                Err(_cut_off) if cutoff >= window.deadline => return Err(Failed::Late { before: false }),
+                Err(_cut_off) => (ConnectFailure::Unavailable("the attempt stalled".into()), true),
+            };
+            // Once an attempt was cut off, nobody knows whether Connect carried it out.
+            if cut || matches!(last, Some(Failed::Late { .. })) {
+                last = Some(Failed::Late { before: false });
+            } else {
+                last = Some(Failed::Connect(failure));
+            }
+            let now = Instant::now();
+            let wait = retry::backoff(attempt, fastrand::f64());
+            match window.retry_at(attempt, now, now.saturating_duration_since(start), wait) {
+                Some(at) => earliest = at,
+                None => break,
+            }
         }
-        let Some(start) = self.env.pacer.reserve(operation, now, self.deadline) else {
-            return Err(Failed::Late { before: true });
+        Err(last.unwrap_or(Failed::Late { before: true }))
+    }
+
+    /// When the next attempt of `operation` may start, no sooner than `earliest`: its turn under the
+    /// pacer, if that comes in time (a retry within the window; a first attempt before the deadline).
+    fn turn(&self, operation: Operation, earliest: Instant, retry: bool) -> Option<Instant> {
+        let window = self.window;
+        let latest = if retry {
+            window.until.min(window.deadline)
+        } else {
+            window.deadline
         };
-        // Only when there is a wait: the timer has a resolution of 1 ms, and even a sleep until now
-        // would wait for its next tick.
-        if start > now {
-            tokio::time::sleep_until(start).await;
+        if earliest >= latest {
+            return None;
         }
-        self.calls.made[operation.index()] += 1;
-        match tokio::time::timeout_at(self.deadline, call).await {
-            Ok(result) => result.map_err(Failed::Connect),
-            Err(_elapsed) => Err(Failed::Late { before: false }),
+        self.env.pacer.reserve(operation, earliest, latest)
+    }
+
+    /// Why a call got no turn at all: the pace that Connect's throttles lowered, or the deadline.
+    fn no_turn(&self, operation: Operation) -> Failed {
+        if self.env.pacer.lowered(operation) {
+            let rate = self.env.pacer.rate(operation).unwrap_or_default();
+            return Failed::Connect(ConnectFailure::Throttling(format!(
+                "this environment's pace for {} was lowered to {rate:.2} calls/s after throttles and left no turn before the deadline",
+                operation.as_str()
+            )));
         }
+        Failed::Late { before: true }
     }
 
     /// One group, its calls in turn (see the module documentation): the live check just before its
@@ -367,10 +426,9 @@ impl<C: Connect> Run<'_, '_, C> {
         let config: &Config = self.env.config;
         let (connect, members) = (self.env.connect, &config.pool_members);
         let present = self
-            .call(
-                Operation::GetCurrentUserData,
-                connect.present_members(instance_id, members),
-            )
+            .call(Operation::GetCurrentUserData, || {
+                connect.present_members(instance_id, members)
+            })
             .await?;
         snapshots.put(instance_id, Instant::now(), &present);
         Ok(present)
@@ -402,10 +460,9 @@ impl<C: Connect> Run<'_, '_, C> {
         }
         let connect = self.env.connect;
         let answer = self
-            .call(
-                Operation::DescribeContact,
-                connect.contact_status(instance_id, contact_id),
-            )
+            .call(Operation::DescribeContact, || {
+                connect.contact_status(instance_id, contact_id)
+            })
             .await;
         self.statuses.insert(key, answer.clone());
         answer
@@ -434,7 +491,7 @@ impl<C: Connect> Run<'_, '_, C> {
         let request = target.request(user_id);
         let connect = self.env.connect;
         let answer = self
-            .call(Operation::MonitorContact, connect.start_monitoring(&request))
+            .call(Operation::MonitorContact, || connect.start_monitoring(&request))
             .await;
         match answer {
             Ok(monitoring) => {
@@ -613,7 +670,14 @@ mod tests {
             pacer: &pacer,
             snapshots: &snapshots,
         };
-        run(&env, calls(targets), Instant::now() + budget).await
+        // No retries: these tests are about what one answer means (see `retries` below).
+        let now = Instant::now();
+        let window = Window {
+            until: now,
+            deadline: now + budget,
+            max_attempts: None,
+        };
+        run(&env, calls(targets), window).await
     }
 
     fn calls(targets: &[Target]) -> Vec<Result<Plan, MonitorError>> {
@@ -1073,6 +1137,57 @@ mod tests {
         assert_eq!((connect.ops(), calls.made), (vec![], [0, 0, 0]));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_attempt_in_a_batch_is_cut_and_replayed_and_an_unknown_outcome_is_never_a_plain_failure() {
+        let c = config(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("CONNECT_CALLS_PER_SECOND", "off")]);
+        let targets = [target(&c, &direct("c1"))];
+        let pacer = Pacer::new(None, Instant::now());
+        let snapshots = Snapshots::new(c.user_data_ttl);
+        let run_with = |connect: &'static Scripted, budget: Duration| {
+            let (c, targets, pacer, snapshots) = (c.clone(), targets.clone(), &pacer, &snapshots);
+            async move {
+                let env = Env {
+                    connect,
+                    config: &c,
+                    pacer,
+                    snapshots,
+                };
+                let window = Window::to_deadline(Instant::now() + budget, None);
+                run(&env, calls(&targets), window).await
+            }
+        };
+        // Every answer takes 12 s: attempts are cut after 5 s while another can follow, and the
+        // answer is DeadlineExceeded ("may have started"), never a failure a retry would "fix".
+        let slow: &'static Scripted = Box::leak(Box::new(Scripted {
+            delay: Duration::from_secs(12),
+            ..Scripted::default()
+        }));
+        let begun = Instant::now();
+        let (resolved, calls) = run_with(slow, Duration::from_secs(20)).await;
+        assert_eq!(labels(&resolved), ["DeadlineExceeded"]);
+        assert!(
+            resolved[0]
+                .result
+                .as_ref()
+                .is_err_and(|e| e.message.contains("may have started")),
+            "{resolved:?}"
+        );
+        // The third cut leaves too little time for an attempt as long as the last one: it ends there.
+        assert!(begun.elapsed() >= Duration::from_secs(15) && begun.elapsed() <= Duration::from_secs(20));
+        assert!(calls.made[Operation::MonitorContact.index()] >= 3, "{calls:?}");
+        let tokens: HashSet<String> = slow.requests().into_iter().map(|r| r.client_token).collect();
+        assert_eq!(tokens.len(), 1, "every attempt replays one ClientToken");
+        // A 5xx after a stalled attempt: still unknown, so still DeadlineExceeded, never ConnectUnavailable.
+        let flaky: &'static Scripted = Box::leak(Box::new(Scripted::default()));
+        flaky.answer_monitor((0..50).map(|_| Err(ConnectFailure::Unavailable("oops".into()))));
+        let (resolved, _) = run_with(flaky, Duration::from_secs(3)).await;
+        assert_eq!(
+            labels(&resolved),
+            ["ConnectUnavailable"],
+            "nothing was cut: Connect said no"
+        );
+    }
+
     #[tokio::test]
     async fn a_warm_environment_may_reuse_what_get_current_user_data_said() {
         let c = pool(&[("USER_DATA_CACHE_SECONDS", "30"), ("MAX_MONITORS_PER_SUPERVISOR", "1")]);
@@ -1086,7 +1201,7 @@ mod tests {
             pacer: &pacer,
             snapshots: &snapshots,
         };
-        let deadline = || Instant::now() + Duration::from_secs(5);
+        let deadline = || Window::to_deadline(Instant::now() + Duration::from_secs(5), None);
         let first = [target(&c, &contact_event("ev-1", "c1"))];
         let (resolved, _) = run(&env, calls(&first), deadline()).await;
         assert_eq!(labels(&resolved), ["STARTED"]);

@@ -16,16 +16,9 @@ use crate::error::ConfigError;
 /// root that cross-signs them), from the Amazon Trust Services repository.
 pub(crate) const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
 
-/// How long one attempt of a Connect call may take. Connect answers in tens of milliseconds; an
-/// attempt stalled on a dead connection is cut off and retried (within the invocation's budget)
-/// instead of eating all of it. Three attempts with their back-off fit in a contact flow's 8 s.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How long establishing a connection may take.
+/// How long establishing a connection may take: no request has been sent yet, so a connection that
+/// does not come up in time is retried (`retry`) with no risk of a second monitor.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Attempts per call unless `AWS_MAX_ATTEMPTS` says otherwise (the SDK's own default).
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// The HTTPS client: rustls with ring, trusting the Amazon Trust Services roots.
 ///
@@ -58,63 +51,33 @@ pub fn system_roots_requested(lookup: impl Fn(&str) -> Option<String>) -> bool {
         .any(|name| lookup(name).is_some_and(|v| !v.is_empty()))
 }
 
-/// How calls are retried: `AWS_RETRY_MODE` (`adaptive`, the default here, or `standard`) and
-/// `AWS_MAX_ATTEMPTS` (1 to 10, default 3), the SDK's own variables.
-///
-/// Adaptive mode is standard mode (jittered exponential back-off on throttling and 5xx) plus a
-/// client-side rate limiter that slows this client down when Connect throttles it, so each
-/// execution environment backs off on its own instead of all of them retrying in step against an
-/// account-wide quota.
-pub fn retry_config(lookup: impl Fn(&str) -> Option<String>) -> Result<RetryConfig, ConfigError> {
-    let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-    const MODE: &str = "AWS_RETRY_MODE";
-    const ATTEMPTS: &str = "AWS_MAX_ATTEMPTS";
-    let config = match set(MODE).map(|m| m.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("adaptive") => RetryConfig::adaptive(),
-        Some("standard") => RetryConfig::standard(),
-        Some(_) => {
-            return Err(ConfigError {
-                variable: MODE,
-                message: format!("{MODE} must be adaptive or standard"),
-            });
-        }
-    };
-    let attempts = match set(ATTEMPTS) {
-        None => DEFAULT_MAX_ATTEMPTS,
-        Some(v) => match v.trim().parse::<u32>() {
-            Ok(n) if (1..=10).contains(&n) => n,
-            _ => {
-                return Err(ConfigError {
-                    variable: ATTEMPTS,
-                    message: format!("{ATTEMPTS} must be a whole number from 1 to 10"),
-                });
-            }
-        },
-    };
-    Ok(config.with_max_attempts(attempts))
+/// How the SDK itself retries: not at all. The function retries each call itself, within the
+/// invocation's deadline and under its per-API budget (see `retry` and `pace`).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::disabled()
 }
 
-/// The time-outs of every call: one per attempt, and one for establishing a connection. The
-/// invocation's own deadline bounds each call as a whole (see `pipeline`).
+/// The SDK's time-outs: only the one for establishing a connection. An attempt may take as long as
+/// the invocation allows: a slow answer is not a failure, and an attempt cut off by a time-out may
+/// still have been carried out by Connect (see `retry`).
 pub fn timeout_config() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .build()
+    TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).build()
 }
 
-/// Loads the SDK configuration with the given HTTP client, retry and time-out configuration.
+/// Loads the SDK configuration with the given HTTP client, no retries and the connection time-out
+/// (set here so that the SDK does not read its own retry variables; the Connect client sets them
+/// again, see `connect::ConnectApi::new`).
 ///
 /// aws-config's default chains look at the environment first: for credentials, `AWS_ACCESS_KEY_ID`
 /// and `AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN`); for the region, `AWS_REGION`. Lambda
 /// always sets both, so when they are set the environment's answers are given directly and the
 /// chains (profile files, web identity, container and IMDS providers) are never built: the same
 /// result, about 0.2 ms sooner. Anywhere else (a laptop with a profile) the full chains apply.
-pub async fn load(http: SharedHttpClient, lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
+pub async fn load(http: SharedHttpClient, lookup: impl Fn(&str) -> Option<String>) -> SdkConfig {
     let set = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        .retry_config(retry_config(&lookup)?)
+        .retry_config(retry_config())
         .timeout_config(timeout_config());
     if set("AWS_ACCESS_KEY_ID").is_some() && set("AWS_SECRET_ACCESS_KEY").is_some() {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
@@ -122,13 +85,12 @@ pub async fn load(http: SharedHttpClient, lookup: impl Fn(&str) -> Option<String
     if let Some(region) = set("AWS_REGION") {
         loader = loader.region(Region::new(region));
     }
-    Ok(loader.load().await)
+    loader.load().await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_config::retry::RetryMode;
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
@@ -149,7 +111,7 @@ mod tests {
             ("AWS_REGION", "eu-west-2"),
         ];
         let http = http_client(false).unwrap_or_else(|e| panic!("{e}"));
-        let sdk = load(http, lookup(&vars)).await.unwrap_or_else(|e| panic!("{e}"));
+        let sdk = load(http, lookup(&vars)).await;
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-2"));
         // The provider reads the process environment, which does not hold the test's values: what
         // matters is that it is the environment provider, not the default chain.
@@ -158,31 +120,15 @@ mod tests {
             provider.contains("EnvironmentVariableCredentialsProvider"),
             "{provider}"
         );
-        let timeouts = sdk.timeout_config().cloned().unwrap_or_else(TimeoutConfig::disabled);
-        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
-        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
-        let retry = sdk.retry_config().cloned().unwrap_or_else(RetryConfig::disabled);
-        assert_eq!((retry.mode(), retry.max_attempts()), (RetryMode::Adaptive, 3));
     }
 
     #[test]
-    fn retries_follow_the_sdk_variables() {
-        let retry = retry_config(lookup(&[])).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((retry.mode(), retry.max_attempts()), (RetryMode::Adaptive, 3));
-        let retry = retry_config(lookup(&[("AWS_RETRY_MODE", "Standard"), ("AWS_MAX_ATTEMPTS", "5")]))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((retry.mode(), retry.max_attempts()), (RetryMode::Standard, 5));
-        for (name, value) in [
-            ("AWS_RETRY_MODE", "legacy"),
-            ("AWS_MAX_ATTEMPTS", "0"),
-            ("AWS_MAX_ATTEMPTS", "11"),
-            ("AWS_MAX_ATTEMPTS", "three"),
-        ] {
-            match retry_config(lookup(&[(name, value)])) {
-                Err(e) => assert!(e.variable == name && e.message.contains(name), "{e}"),
-                Ok(r) => panic!("{name}={value} accepted: {r:?}"),
-            }
-        }
+    fn the_sdk_neither_retries_nor_cuts_an_attempt_short() {
+        assert_eq!(retry_config().max_attempts(), 1);
+        let timeouts = timeout_config();
+        assert_eq!(timeouts.operation_attempt_timeout(), None);
+        assert_eq!(timeouts.operation_timeout(), None);
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
     }
 
     #[test]

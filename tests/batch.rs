@@ -161,7 +161,9 @@ async fn a_default_supervisor_who_is_not_logged_in_costs_one_call_per_batch() {
 #[tokio::test]
 async fn failures_are_reported_exactly_when_they_should_come_back() {
     let double = double(Scenario::open()).await;
-    let app = app_for(&double, &[]);
+    // Three attempts per call, so that a record throttled three times fails (a batch otherwise
+    // retries until its deadline).
+    let app = app_for(&double, &[("AWS_MAX_ATTEMPTS", "3")]);
     let mut invalid: serde_json::Value =
         serde_json::from_str(&contact_event("ev-bad", &contact(9), "CONNECTED_TO_AGENT")).unwrap_or_default();
     invalid["detail"]

@@ -238,6 +238,8 @@ pub struct Counts {
     pub outcomes: BTreeMap<String, u64>,
     /// `ConnectCalls` per operation.
     pub calls: BTreeMap<String, u64>,
+    /// `PacedRate` per operation (where paced).
+    pub paced: BTreeMap<String, f64>,
     pub throttled: u64,
     /// `Started`/`Skipped` per QA rule.
     pub qa: BTreeMap<String, (u64, u64)>,
@@ -311,6 +313,9 @@ pub fn emf_counts(documents: &[String]) -> Counts {
             *counts.outcomes.entry(format!("Failed/{kind}")).or_default() += n("Failed");
         } else if let Some(op) = doc["Operation"].as_str() {
             *counts.calls.entry(op.to_owned()).or_default() += n("ConnectCalls");
+            if let Some(rate) = doc["PacedRate"].as_f64() {
+                counts.paced.insert(op.to_owned(), rate);
+            }
         } else {
             assert_eq!(dimensions, ["FunctionName"], "{text}");
             assert!(

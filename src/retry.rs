@@ -1,0 +1,177 @@
+//! How one Connect call is retried: which failures, how long to wait between attempts, until when,
+//! and how long one attempt may take. Pure: `pipeline` runs the attempts and asks this module.
+//!
+//! Written here rather than left to the SDK's retry layer: the SDK retries with a fixed number of
+//! attempts and knows neither the invocation's deadline nor the per-API budget (`pace`), so its
+//! retries would go out unpaced and its back-off could outlast a contact flow's wait. Every attempt
+//! reuses the call's ClientToken, so a retry after an attempt whose answer was lost is a replay,
+//! never a second monitor.
+//!
+//! - Retried: throttling, 5xx and other failures of the service or the network, and an attempt cut
+//!   off to leave time for another. Not retried: every answer that says something about the request
+//!   (invalid, not found, access denied, a supervisor at their limit).
+//! - Back-off: the n-th retry waits a random time between a tenth and all of `FIRST_BACKOFF x 2^(n-1)`
+//!   (at most [`MAX_BACKOFF`]): the first within 50-500 ms.
+//! - Until: a retry starts only before the retry window ends (`CONNECT_RETRY_SECONDS` from the start
+//!   of a single invocation; an SQS batch's deadline), and only when an attempt as long as the last
+//!   one can still finish before the deadline; `AWS_MAX_ATTEMPTS`, when set, caps the attempts.
+//! - One attempt may take until the deadline: a slow answer is not a failure. It is cut short, after
+//!   [`STALLED_ATTEMPT`], only when another attempt can still start within the window after it.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::calls::ConnectFailure;
+
+/// The longest first back-off.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The longest back-off.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// How long an attempt runs before it is taken for stalled (a dead connection) and retried, when
+/// the window leaves time for another: twice the slowest answers Connect gives in a slow moment.
+pub const STALLED_ATTEMPT: Duration = Duration::from_secs(5);
+
+/// When the attempts of one call may start and must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// No retry starts at or after this instant.
+    pub until: Instant,
+    /// Every attempt ends by then: the invocation's deadline.
+    pub deadline: Instant,
+    /// `AWS_MAX_ATTEMPTS`, when set.
+    pub max_attempts: Option<u32>,
+}
+
+impl ConnectFailure {
+    /// Whether another attempt may answer differently: throttling and the service or the network
+    /// failing, not an answer about the request itself.
+    pub fn retryable(&self) -> bool {
+        matches!(self, ConnectFailure::Throttling(_) | ConnectFailure::Unavailable(_))
+    }
+}
+
+/// The wait before retry `retry` (1 for the first), for `unit`, a random number in [0, 1).
+pub fn backoff(retry: u32, unit: f64) -> Duration {
+    let ceiling = FIRST_BACKOFF
+        .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    ceiling.mul_f64(0.1 + 0.9 * unit.clamp(0.0, 1.0))
+}
+
+impl Window {
+    /// Retries for as long as the deadline allows (an SQS batch: its caller is a queue, and a record
+    /// that fails waits for the visibility timeout).
+    pub fn to_deadline(deadline: Instant, max_attempts: Option<u32>) -> Window {
+        Window {
+            until: deadline,
+            deadline,
+            max_attempts,
+        }
+    }
+
+    /// When an attempt that starts at `start` is cut off: after [`STALLED_ATTEMPT`] when a retry could
+    /// still start then, otherwise at the deadline.
+    pub fn cutoff(&self, start: Instant) -> Instant {
+        let stalled = start + STALLED_ATTEMPT;
+        if stalled < self.until && stalled < self.deadline {
+            stalled
+        } else {
+            self.deadline
+        }
+    }
+
+    /// When retry `retry` (1 for the first) may start after an attempt that ended at `now` and took
+    /// `took`, waiting `wait`; `None` when the window, the deadline or the attempt cap says no.
+    pub fn retry_at(&self, retry: u32, now: Instant, took: Duration, wait: Duration) -> Option<Instant> {
+        if self.max_attempts.is_some_and(|max| retry >= max) {
+            return None;
+        }
+        let start = now + wait;
+        (start < self.until && start + took <= self.deadline).then_some(start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn back_off_grows_with_jitter_the_first_within_50_to_500_ms() {
+        assert_eq!(backoff(1, 0.0), ms(50));
+        assert_eq!(backoff(1, 0.999_999), FIRST_BACKOFF.mul_f64(0.1 + 0.9 * 0.999_999));
+        assert_eq!(backoff(2, 0.0), ms(100));
+        assert_eq!(backoff(3, 1.0), ms(2000));
+        assert_eq!(backoff(4, 1.0), MAX_BACKOFF);
+        assert_eq!(backoff(60, 1.0), MAX_BACKOFF, "capped, no overflow");
+    }
+
+    #[test]
+    fn only_the_service_or_the_network_failing_is_retried() {
+        assert!(ConnectFailure::Throttling("m".into()).retryable());
+        assert!(ConnectFailure::Unavailable("m".into()).retryable());
+        for answer in [
+            ConnectFailure::InvalidRequest("m".into()),
+            ConnectFailure::Idempotency("m".into()),
+            ConnectFailure::AccessDenied("m".into()),
+            ConnectFailure::NotFound("m".into()),
+            ConnectFailure::QuotaExceeded("m".into()),
+        ] {
+            assert!(!answer.retryable(), "{answer:?}");
+        }
+    }
+
+    #[test]
+    fn a_contact_flow_retries_within_its_window_and_its_attempts_run_to_the_deadline() {
+        let t0 = Instant::now();
+        // The flow function: 7.7 s to the deadline, retries for 2.5 s.
+        let window = Window {
+            until: t0 + ms(2500),
+            deadline: t0 + ms(7700),
+            max_attempts: None,
+        };
+        assert_eq!(window.retry_at(1, t0 + ms(10), ms(10), ms(400)), Some(t0 + ms(410)));
+        assert_eq!(
+            window.retry_at(3, t0 + ms(2000), ms(10), ms(600)),
+            None,
+            "past the window"
+        );
+        // A slow answer is never cut short: no retry could start after the stall.
+        assert_eq!(window.cutoff(t0), t0 + ms(7700));
+        // An attempt that cannot finish before the deadline is not started.
+        let late = Window {
+            until: t0 + ms(7700),
+            ..window
+        };
+        assert_eq!(late.retry_at(1, t0 + ms(5000), ms(2500), ms(400)), None);
+        assert!(late.retry_at(1, t0 + ms(5000), ms(2000), ms(400)).is_some());
+        let capped = Window {
+            max_attempts: Some(2),
+            ..window
+        };
+        assert!(capped.retry_at(1, t0, ms(10), ms(50)).is_some());
+        assert_eq!(capped.retry_at(2, t0, ms(10), ms(50)), None, "AWS_MAX_ATTEMPTS=2");
+    }
+
+    #[test]
+    fn a_batch_cuts_a_stalled_attempt_to_leave_time_for_another() {
+        let t0 = Instant::now();
+        let batch = Window {
+            until: t0 + ms(39_700),
+            deadline: t0 + ms(39_700),
+            max_attempts: None,
+        };
+        assert_eq!(batch.cutoff(t0), t0 + STALLED_ATTEMPT);
+        assert_eq!(
+            batch.cutoff(t0 + ms(36_000)),
+            t0 + ms(39_700),
+            "the last one runs to the deadline"
+        );
+    }
+}
