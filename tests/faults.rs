@@ -163,3 +163,16 @@ async fn a_batch_throttled_past_its_deadline_fails_as_throttled_and_the_next_sta
     let now = counts.paced.get("MonitorContact").copied().unwrap_or(1.0);
     assert!(now > lowered && now < 1.0, "{lowered} -> {now}");
 }
+
+#[tokio::test]
+async fn another_client_takes_from_the_same_quota() {
+    let mut scenario = Scenario::open();
+    scenario.quotas = Some(support::connect_double::Quotas::every_api(2.0, 5.0));
+    let double = double(scenario).await;
+    let other = double.other_client(MONITOR_CONTACT, 50.0, 7);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (admitted, throttled) = other.counts();
+    assert!((5..=8).contains(&admitted), "a burst of 5 and 2/s: {admitted}");
+    assert!(throttled > 10, "the rest is throttled: {throttled}");
+    drop(other);
+}

@@ -655,6 +655,28 @@ impl Drop for ConnectDouble {
     }
 }
 
+/// Another integration in the same account and region (the CCP's, a reporting job, another
+/// function): its requests take tokens from the double's per-API buckets, so the function's requests
+/// meet a quota it shares. Requests arrive at random (a Poisson process: bursts included) at `rate`
+/// per second; one the quota refuses is counted and dropped. Stops when dropped.
+pub struct OtherClient {
+    task: tokio::task::JoinHandle<()>,
+    counts: Arc<Mutex<(u64, u64)>>,
+}
+
+impl OtherClient {
+    /// (requests admitted, requests throttled) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        *self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for OtherClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl ConnectDouble {
     /// Starts the double on 127.0.0.1 (port 0: any free port).
     pub async fn start(scenario: Scenario) -> std::io::Result<ConnectDouble> {
@@ -695,6 +717,36 @@ impl ConnectDouble {
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Starts another client of `operation` at `rate` requests per second (see [`OtherClient`]),
+    /// its arrivals drawn from `seed`.
+    pub fn other_client(&self, operation: &'static str, rate: f64, seed: u64) -> OtherClient {
+        let state = Arc::clone(&self.state);
+        let counts = Arc::new(Mutex::new((0u64, 0u64)));
+        let shared = Arc::clone(&counts);
+        let task = tokio::spawn(async move {
+            let mut x = seed | 1;
+            loop {
+                // xorshift64*: a uniform draw in (0, 1], then an exponential gap.
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                let unit = ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+                tokio::time::sleep(Duration::from_secs_f64(-unit.ln() / rate)).await;
+                let admitted = state
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .admit(operation, Instant::now());
+                let mut counts = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if admitted {
+                    counts.0 += 1;
+                } else {
+                    counts.1 += 1;
+                }
+            }
+        });
+        OtherClient { task, counts }
     }
 
     /// The state, with the contacts whose lifetime is over ended.
