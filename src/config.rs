@@ -696,6 +696,40 @@ mod tests {
     }
 
     #[test]
+    fn the_retry_settings() {
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)]);
+        assert_eq!((c.retry_window, c.max_attempts), (DEFAULT_RETRY_WINDOW, None));
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("CONNECT_RETRY_SECONDS", "7.5"),
+            ("AWS_MAX_ATTEMPTS", "4"),
+            ("AWS_RETRY_MODE", "Standard"),
+        ]);
+        assert_eq!((c.retry_window, c.max_attempts), (Duration::from_millis(7500), Some(4)));
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("CONNECT_RETRY_SECONDS", "0")]);
+        assert_eq!(c.retry_window, Duration::ZERO, "0: no retries for a single invocation");
+        for (variable, bad, rule) in [
+            ("CONNECT_RETRY_SECONDS", "-1", "from 0 to 900"),
+            ("CONNECT_RETRY_SECONDS", "901", "from 0 to 900"),
+            ("CONNECT_RETRY_SECONDS", "NaN", "from 0 to 900"),
+            ("CONNECT_RETRY_SECONDS", "2s", "from 0 to 900"),
+            ("AWS_MAX_ATTEMPTS", "0", "from 1 to 10"),
+            ("AWS_MAX_ATTEMPTS", "11", "from 1 to 10"),
+            ("AWS_MAX_ATTEMPTS", "three", "from 1 to 10"),
+            ("AWS_RETRY_MODE", "legacy", "standard or unset"),
+            ("AWS_RETRY_MODE", "adaptive", "CONNECT_CALLS_PER_SECOND"),
+        ] {
+            match load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), (variable, bad)]) {
+                Err(e) => assert!(
+                    e.variable == variable && e.message.contains(variable) && e.message.contains(rule),
+                    "{variable}={bad}: {e}"
+                ),
+                Ok(_) => panic!("{variable}={bad} accepted"),
+            }
+        }
+    }
+
+    #[test]
     fn qa_rules_and_their_pools() {
         let rules = r#"[{"name": "new-hires", "agents": ["a1"], "percent": 100, "supervisors": ["coach", "p1"]},
                         {"name": "rest", "percent": 5}]"#;
