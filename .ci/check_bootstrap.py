@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that a built bootstrap is a Linux ELF executable for the expected architecture, linked
 position-independent (a PIE: ELF type ET_DYN with a program interpreter, so that the kernel loads the
-executable image at a random address; see the README's Decisions), within the artifact budget: at
+executable image at a random address; see docs/decisions.md), within the artifact budget: at
 most 8 MB stripped and 3 MB zipped (as Lambda stores it). Prints both sizes.
 
 Usage: check_bootstrap.py PATH arm64|x86-64

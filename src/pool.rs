@@ -167,7 +167,7 @@ pub fn weight(rank: Rank<'_>, user_id: &str) -> u64 {
 /// GetCurrentUserData's answers, kept per instance for `USER_DATA_CACHE_SECONDS` so that a warm
 /// execution environment can serve its next batches without asking again. The monitors this
 /// environment starts are added to the kept answer; monitors that end, users who log in or out and
-/// other environments' monitors are not seen until it expires (see the README's trade).
+/// other environments' monitors are not seen until it expires (see `USER_DATA_CACHE_SECONDS` in docs/configuration.md).
 #[derive(Debug, Default)]
 pub struct Snapshots {
     ttl: Duration,
