@@ -79,222 +79,51 @@ impl Config {
     /// Reads the configuration through `lookup` (a stand-in for the environment in tests and local runs).
     pub fn from_lookup(region: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let fail = |variable: &'static str, message: String| ConfigError { variable, message };
-
         if region.is_empty() {
             return Err(fail(
                 "AWS_REGION",
                 "AWS_REGION is not set: the function needs its region".into(),
             ));
         }
-
-        const DEFAULT: &str = "DEFAULT_SUPERVISOR_USER_ID";
-        let default_supervisor = match get(DEFAULT) {
-            Some(v) => {
-                let v = v.trim().to_owned();
-                ids::identifier(DEFAULT, &v, ids::MAX_USER_ID).map_err(|m| fail(DEFAULT, m))?;
-                Some(v)
-            }
-            None => None,
-        };
-
-        const POOL: &str = "SUPERVISOR_POOL_USER_IDS";
-        let mut supervisor_pool = match get(POOL) {
-            Some(v) => id_list(POOL, &v, ids::MAX_USER_ID)?,
-            None => Vec::new(),
-        };
-        supervisor_pool.sort_unstable();
-        supervisor_pool.dedup();
-        if supervisor_pool.len() > MAX_POOL {
-            return Err(fail(
-                POOL,
-                format!("{POOL} lists more than {MAX_POOL} users: GetCurrentUserData filters on at most {MAX_POOL}"),
-            ));
-        }
-        if default_supervisor.is_some() && !supervisor_pool.is_empty() {
-            return Err(fail(
-                POOL,
-                format!(
-                    "{POOL} and {DEFAULT} are both set: an event that names no supervisor goes to the pool or to the default, so set only one"
-                ),
-            ));
-        }
-
-        const SAMPLE: &str = "SAMPLE_PERCENT";
-        let qa_rules = match get(qa::VARIABLE) {
-            Some(text) => qa::parse(&text)?,
-            None => Vec::new(),
-        };
-        if !qa_rules.is_empty() && get(SAMPLE).is_some() {
-            return Err(fail(
-                qa::VARIABLE,
-                format!(
-                    "{} and {SAMPLE} are both set: each rule has its own percent, so set only one",
-                    qa::VARIABLE
-                ),
-            ));
-        }
-        let mut pool_members: Vec<String> = supervisor_pool
-            .iter()
-            .chain(qa_rules.iter().flat_map(|r| r.supervisors.iter().flatten()))
-            .cloned()
-            .collect();
-        pool_members.sort_unstable();
-        pool_members.dedup();
-        if pool_members.len() > MAX_POOL {
-            return Err(fail(
-                qa::VARIABLE,
-                format!(
-                    "{POOL} and the supervisors of {} hold more than {MAX_POOL} distinct users: one GetCurrentUserData call filters on at most {MAX_POOL}",
-                    qa::VARIABLE
-                ),
-            ));
-        }
-        if default_supervisor.is_none()
-            && supervisor_pool.is_empty()
-            && let Some((number, rule)) = qa_rules.iter().enumerate().find(|(_, r)| r.supervisors.is_none())
-        {
-            return Err(fail(
-                qa::VARIABLE,
-                format!(
-                    "{} rule {} (\"{}\") has no supervisors and neither {DEFAULT} nor {POOL} is set: its contacts would have nobody to monitor them",
-                    qa::VARIABLE,
-                    number + 1,
-                    rule.name
-                ),
-            ));
-        }
-
-        const ALLOWED: &str = "ALLOWED_SUPERVISOR_USER_IDS";
-        let supervisors = match get(ALLOWED) {
-            Some(v) if v.trim() == "*" => SupervisorPolicy::Anyone,
-            Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, ids::MAX_USER_ID)?),
-            None => SupervisorPolicy::Only(default_supervisor.iter().cloned().collect()),
-        };
-        if supervisors == SupervisorPolicy::Only(Vec::new()) && pool_members.is_empty() {
-            return Err(fail(
-                ALLOWED,
-                format!(
-                    "{ALLOWED}, {DEFAULT} and {POOL} are all unset and no QA rule names supervisors: no supervisor could ever be attached; set at least one"
-                ),
-            ));
-        }
-
+        let (default_supervisor, supervisor_pool) = default_and_pool(&get)?;
+        let (qa_rules, pool_members) = qa_rules_and_pools(&get, default_supervisor.as_deref(), &supervisor_pool)?;
+        let supervisors = supervisor_policy(&get, default_supervisor.as_deref(), &pool_members)?;
+        let (allow_barge, default_capabilities) = capabilities(&get)?;
+        let (trigger_event_types, monitored_channels) = triggers_and_channels(&get)?;
         const MAX_MONITORS: &str = "MAX_MONITORS_PER_SUPERVISOR";
-        let max_monitors_per_supervisor = whole_number(MAX_MONITORS, get(MAX_MONITORS), 1, 1..=100)?;
-
         const VERIFY: &str = "VERIFY_CONTACT";
-        let verify_contact = flag(VERIFY, get(VERIFY))?;
-
         const INSTANCES: &str = "ALLOWED_INSTANCE_IDS";
-        let allowed_instances = get(INSTANCES)
-            .map(|v| id_list(INSTANCES, &v, ids::MAX_INSTANCE_ID))
-            .transpose()?;
-
-        const BARGE: &str = "ALLOW_BARGE";
-        let allow_barge = flag(BARGE, get(BARGE))?;
-
-        const CAPS: &str = "DEFAULT_MONITOR_CAPABILITIES";
-        let default_capabilities = match get(CAPS) {
-            Some(v) => Capabilities::parse_csv(CAPS, &v)
-                .map_err(|m| fail(CAPS, m))?
-                .unwrap_or(Capabilities::SilentMonitor),
-            None => Capabilities::SilentMonitor,
-        };
-        if default_capabilities.includes_barge() && !allow_barge {
-            return Err(fail(CAPS, format!("{CAPS} includes BARGE but {BARGE} is not true")));
-        }
-
-        const TRIGGERS: &str = "TRIGGER_EVENT_TYPES";
-        let trigger_event_types = word_list(TRIGGERS, get(TRIGGERS).as_deref().unwrap_or("CONNECTED_TO_AGENT"))?;
-
-        const CHANNELS: &str = "MONITORED_CHANNELS";
-        let monitored_channels = word_list(CHANNELS, get(CHANNELS).as_deref().unwrap_or("VOICE,CHAT"))?;
-        if let Some(_unsupported) = monitored_channels
-            .iter()
-            .find(|c| !ids::MONITORABLE_CHANNELS.contains(&c.as_str()))
-        {
-            return Err(fail(
-                CHANNELS,
-                format!("{CHANNELS} may list only VOICE and CHAT: MonitorContact supports no other channel"),
-            ));
-        }
-
-        let sample_percent = whole_number(SAMPLE, get(SAMPLE), 100, 0..=100)?;
-
+        const SAMPLE: &str = "SAMPLE_PERCENT";
         const AGE: &str = "MAX_EVENT_AGE_SECONDS";
-        let max_event_age = match whole_number(AGE, get(AGE), 300u64, 0..=86_400)? {
-            0 => None,
-            seconds => Some(Duration::from_secs(seconds)),
-        };
-
-        const RATE: &str = "CONNECT_CALLS_PER_SECOND";
-        let calls_per_second = match get(RATE).map(|v| v.trim().to_ascii_lowercase()) {
-            None => Some(1.0),
-            Some(v) if v == "off" => None,
-            Some(v) => match v.parse::<f64>() {
-                Ok(rate) if (0.01..=100.0).contains(&rate) => Some(rate),
-                _ => {
-                    return Err(fail(
-                        RATE,
-                        format!(
-                            "{RATE} must be a number from 0.01 to 100 (calls per second of each Connect API), or off"
-                        ),
-                    ));
-                }
-            },
-        };
-
-        let (retry_window, max_attempts) = retries(&get)?;
-
         const CACHE: &str = "USER_DATA_CACHE_SECONDS";
-        let user_data_ttl = Duration::from_secs(whole_number(CACHE, get(CACHE), 0u64, 0..=60)?);
-
-        const NAMESPACE: &str = "METRICS_NAMESPACE";
-        let metrics_namespace = match get(NAMESPACE).map(|v| v.trim().to_owned()) {
-            None => Some("MonitorContact".to_owned()),
-            Some(v) if v.eq_ignore_ascii_case("off") => None,
-            Some(v) => {
-                let valid = v.len() <= 255
-                    && !v.starts_with("AWS/")
-                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#: ".contains(&b));
-                if !valid {
-                    return Err(fail(
-                        NAMESPACE,
-                        format!(
-                            "{NAMESPACE} must be a CloudWatch namespace (at most 255 of A-Z a-z 0-9 . _ - / # : and space, not starting with AWS/), or off"
-                        ),
-                    ));
-                }
-                Some(v)
-            }
-        };
-        let function_name = lookup("AWS_LAMBDA_FUNCTION_NAME")
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| "monitor-contact".to_owned());
-
+        let (retry_window, max_attempts) = retries(&get)?;
         Ok(Config {
             region: region.to_owned(),
             default_supervisor,
             supervisors,
-            allowed_instances,
+            allowed_instances: get(INSTANCES)
+                .map(|v| id_list(INSTANCES, &v, ids::MAX_INSTANCE_ID))
+                .transpose()?,
             default_capabilities,
             allow_barge,
             trigger_event_types,
             monitored_channels,
-            sample_percent,
+            sample_percent: whole_number(SAMPLE, get(SAMPLE), 100, 0..=100)?,
             supervisor_pool,
-            max_monitors_per_supervisor,
-            verify_contact,
+            max_monitors_per_supervisor: whole_number(MAX_MONITORS, get(MAX_MONITORS), 1, 1..=100)?,
+            verify_contact: flag(VERIFY, get(VERIFY))?,
             qa_rules,
             pool_members,
-            max_event_age,
-            calls_per_second,
+            max_event_age: match whole_number(AGE, get(AGE), 300u64, 0..=86_400)? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
+            calls_per_second: calls_per_second(&get)?,
             retry_window,
             max_attempts,
-            user_data_ttl,
-            metrics_namespace,
-            function_name,
+            user_data_ttl: Duration::from_secs(whole_number(CACHE, get(CACHE), 0u64, 0..=60)?),
+            metrics_namespace: metrics_namespace(&get)?,
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "monitor-contact".to_owned()),
             metrics_level: crate::metrics::level_for(lookup("AWS_LAMBDA_LOG_LEVEL").as_deref()),
         })
     }
@@ -317,6 +146,196 @@ impl Config {
 }
 
 /// A whole number in `range`; unset is `default`.
+fn fail(variable: &'static str, message: String) -> ConfigError {
+    ConfigError { variable, message }
+}
+
+const DEFAULT: &str = "DEFAULT_SUPERVISOR_USER_ID";
+const POOL: &str = "SUPERVISOR_POOL_USER_IDS";
+
+/// `DEFAULT_SUPERVISOR_USER_ID` and `SUPERVISOR_POOL_USER_IDS` (sorted, without repeats): at most one.
+fn default_and_pool(get: &impl Fn(&str) -> Option<String>) -> Result<(Option<String>, Vec<String>), ConfigError> {
+    let default_supervisor = match get(DEFAULT) {
+        Some(v) => {
+            let v = v.trim().to_owned();
+            ids::identifier(DEFAULT, &v, ids::MAX_USER_ID).map_err(|m| fail(DEFAULT, m))?;
+            Some(v)
+        }
+        None => None,
+    };
+    let mut supervisor_pool = match get(POOL) {
+        Some(v) => id_list(POOL, &v, ids::MAX_USER_ID)?,
+        None => Vec::new(),
+    };
+    supervisor_pool.sort_unstable();
+    supervisor_pool.dedup();
+    if supervisor_pool.len() > MAX_POOL {
+        return Err(fail(
+            POOL,
+            format!("{POOL} lists more than {MAX_POOL} users: GetCurrentUserData filters on at most {MAX_POOL}"),
+        ));
+    }
+    if default_supervisor.is_some() && !supervisor_pool.is_empty() {
+        return Err(fail(
+            POOL,
+            format!(
+                "{POOL} and {DEFAULT} are both set: an event that names no supervisor goes to the pool or to the default, so set only one"
+            ),
+        ));
+    }
+    Ok((default_supervisor, supervisor_pool))
+}
+
+/// `QA_RULES`, and every user of every pool (theirs and `SUPERVISOR_POOL_USER_IDS`), sorted.
+fn qa_rules_and_pools(
+    get: &impl Fn(&str) -> Option<String>,
+    default_supervisor: Option<&str>,
+    supervisor_pool: &[String],
+) -> Result<(Vec<QaRule>, Vec<String>), ConfigError> {
+    const SAMPLE: &str = "SAMPLE_PERCENT";
+    let qa_rules = match get(qa::VARIABLE) {
+        Some(text) => qa::parse(&text)?,
+        None => Vec::new(),
+    };
+    if !qa_rules.is_empty() && get(SAMPLE).is_some() {
+        return Err(fail(
+            qa::VARIABLE,
+            format!(
+                "{} and {SAMPLE} are both set: each rule has its own percent, so set only one",
+                qa::VARIABLE
+            ),
+        ));
+    }
+    let mut pool_members: Vec<String> = supervisor_pool
+        .iter()
+        .chain(qa_rules.iter().flat_map(|r| r.supervisors.iter().flatten()))
+        .cloned()
+        .collect();
+    pool_members.sort_unstable();
+    pool_members.dedup();
+    if pool_members.len() > MAX_POOL {
+        return Err(fail(
+            qa::VARIABLE,
+            format!(
+                "{POOL} and the supervisors of {} hold more than {MAX_POOL} distinct users: one GetCurrentUserData call filters on at most {MAX_POOL}",
+                qa::VARIABLE
+            ),
+        ));
+    }
+    if default_supervisor.is_none()
+        && supervisor_pool.is_empty()
+        && let Some((number, rule)) = qa_rules.iter().enumerate().find(|(_, r)| r.supervisors.is_none())
+    {
+        return Err(fail(
+            qa::VARIABLE,
+            format!(
+                "{} rule {} (\"{}\") has no supervisors and neither {DEFAULT} nor {POOL} is set: its contacts would have nobody to monitor them",
+                qa::VARIABLE,
+                number + 1,
+                rule.name
+            ),
+        ));
+    }
+    Ok((qa_rules, pool_members))
+}
+
+/// `ALLOWED_SUPERVISOR_USER_IDS` (default: the default supervisor): someone must be attachable.
+fn supervisor_policy(
+    get: &impl Fn(&str) -> Option<String>,
+    default_supervisor: Option<&str>,
+    pool_members: &[String],
+) -> Result<SupervisorPolicy, ConfigError> {
+    const ALLOWED: &str = "ALLOWED_SUPERVISOR_USER_IDS";
+    let supervisors = match get(ALLOWED) {
+        Some(v) if v.trim() == "*" => SupervisorPolicy::Anyone,
+        Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, ids::MAX_USER_ID)?),
+        None => SupervisorPolicy::Only(default_supervisor.iter().map(|s| (*s).to_owned()).collect()),
+    };
+    if supervisors == SupervisorPolicy::Only(Vec::new()) && pool_members.is_empty() {
+        return Err(fail(
+            ALLOWED,
+            format!(
+                "{ALLOWED}, {DEFAULT} and {POOL} are all unset and no QA rule names supervisors: no supervisor could ever be attached; set at least one"
+            ),
+        ));
+    }
+    Ok(supervisors)
+}
+
+/// `ALLOW_BARGE` and `DEFAULT_MONITOR_CAPABILITIES` (BARGE only where allowed).
+fn capabilities(get: &impl Fn(&str) -> Option<String>) -> Result<(bool, Capabilities), ConfigError> {
+    const BARGE: &str = "ALLOW_BARGE";
+    const CAPS: &str = "DEFAULT_MONITOR_CAPABILITIES";
+    let allow_barge = flag(BARGE, get(BARGE))?;
+    let default_capabilities = match get(CAPS) {
+        Some(v) => Capabilities::parse_csv(CAPS, &v)
+            .map_err(|m| fail(CAPS, m))?
+            .unwrap_or(Capabilities::SilentMonitor),
+        None => Capabilities::SilentMonitor,
+    };
+    if default_capabilities.includes_barge() && !allow_barge {
+        return Err(fail(CAPS, format!("{CAPS} includes BARGE but {BARGE} is not true")));
+    }
+    Ok((allow_barge, default_capabilities))
+}
+
+/// `TRIGGER_EVENT_TYPES` and `MONITORED_CHANNELS` (only the channels MonitorContact supports).
+fn triggers_and_channels(get: &impl Fn(&str) -> Option<String>) -> Result<(Vec<String>, Vec<String>), ConfigError> {
+    const TRIGGERS: &str = "TRIGGER_EVENT_TYPES";
+    const CHANNELS: &str = "MONITORED_CHANNELS";
+    let trigger_event_types = word_list(TRIGGERS, get(TRIGGERS).as_deref().unwrap_or("CONNECTED_TO_AGENT"))?;
+    let monitored_channels = word_list(CHANNELS, get(CHANNELS).as_deref().unwrap_or("VOICE,CHAT"))?;
+    if let Some(_unsupported) = monitored_channels
+        .iter()
+        .find(|c| !ids::MONITORABLE_CHANNELS.contains(&c.as_str()))
+    {
+        return Err(fail(
+            CHANNELS,
+            format!("{CHANNELS} may list only VOICE and CHAT: MonitorContact supports no other channel"),
+        ));
+    }
+    Ok((trigger_event_types, monitored_channels))
+}
+
+/// `CONNECT_CALLS_PER_SECOND`: a rate, or `off` (`None`).
+fn calls_per_second(get: &impl Fn(&str) -> Option<String>) -> Result<Option<f64>, ConfigError> {
+    const RATE: &str = "CONNECT_CALLS_PER_SECOND";
+    match get(RATE).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(Some(1.0)),
+        Some(v) if v == "off" => Ok(None),
+        Some(v) => match v.parse::<f64>() {
+            Ok(rate) if (0.01..=100.0).contains(&rate) => Ok(Some(rate)),
+            _ => Err(fail(
+                RATE,
+                format!("{RATE} must be a number from 0.01 to 100 (calls per second of each Connect API), or off"),
+            )),
+        },
+    }
+}
+
+/// `METRICS_NAMESPACE`: a CloudWatch namespace, or `off` (`None`).
+fn metrics_namespace(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    const NAMESPACE: &str = "METRICS_NAMESPACE";
+    match get(NAMESPACE).map(|v| v.trim().to_owned()) {
+        None => Ok(Some("MonitorContact".to_owned())),
+        Some(v) if v.eq_ignore_ascii_case("off") => Ok(None),
+        Some(v) => {
+            let valid = v.len() <= 255
+                && !v.starts_with("AWS/")
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#: ".contains(&b));
+            if !valid {
+                return Err(fail(
+                    NAMESPACE,
+                    format!(
+                        "{NAMESPACE} must be a CloudWatch namespace (at most 255 of A-Z a-z 0-9 . _ - / # : and space, not starting with AWS/), or off"
+                    ),
+                ));
+            }
+            Ok(Some(v))
+        }
+    }
+}
+
 /// The default of `CONNECT_RETRY_SECONDS`: a throttled contact flow gets its error within the Invoke
 /// block's default 3 s, with time for the answer to travel.
 pub const DEFAULT_RETRY_WINDOW: Duration = Duration::from_millis(2500);
