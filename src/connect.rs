@@ -229,109 +229,123 @@ impl ConnectFailure {
     pub fn explain(self, call: Call<'_>) -> MonitorError {
         let action = call.operation().as_str();
         let instance = call.instance_id();
-        match (self, call) {
-            (
-                ConnectFailure::InvalidRequest(m),
-                Call::MonitorContact {
-                    request,
-                    contact_live: true,
-                    ..
-                },
-            ) => MonitorError::invalid(format!(
-                "Connect rejected the request as invalid ({m}) although contact {} is live: check that user {} may monitor it (security profile) and the capabilities asked for",
-                request.contact_id, request.user_id
-            )),
-            (ConnectFailure::InvalidRequest(m), Call::MonitorContact { request, .. }) => {
-                MonitorError::invalid(format!(
-                    "Connect rejected the request as invalid ({m}); check that contact {} is a live voice or chat contact",
-                    request.contact_id
-                ))
-            }
-            (ConnectFailure::InvalidRequest(m), _) => {
-                MonitorError::invalid(format!("Connect rejected {action} as invalid ({m})"))
-            }
-            (ConnectFailure::Idempotency(m), Call::MonitorContact { request, .. }) => MonitorError::new(
-                ErrorKind::IdempotencyConflict,
-                format!(
-                    "ClientToken {} was already used for a different request ({m}); send a new EventId for a new request",
-                    request.client_token
-                ),
-            ),
-            (ConnectFailure::Idempotency(m), _) => MonitorError::new(
-                ErrorKind::IdempotencyConflict,
-                format!("Connect answered {action} with an idempotency conflict ({m})"),
-            ),
-            (ConnectFailure::AccessDenied(m), _) => MonitorError::new(
+        match self {
+            ConnectFailure::InvalidRequest(m) => invalid(&m, call),
+            ConnectFailure::Idempotency(m) => idempotency(&m, call),
+            ConnectFailure::AccessDenied(m) => MonitorError::new(
                 ErrorKind::AccessDenied,
                 format!(
                     "Connect refused access ({m}); the function's role needs connect:{action} on instance {instance}"
                 ),
             ),
-            (
-                ConnectFailure::NotFound(m),
-                Call::MonitorContact {
-                    request,
-                    contact_live: true,
-                    ..
-                },
-            ) => MonitorError::new(
-                ErrorKind::SupervisorNotFound,
-                format!(
-                    "Connect did not find user {} in instance {instance} ({m}) although contact {} is live: check the configured supervisor IDs (DEFAULT_SUPERVISOR_USER_ID, the pools)",
-                    request.user_id, request.contact_id
-                ),
-            ),
-            (ConnectFailure::NotFound(m), Call::MonitorContact { request, .. }) => MonitorError::new(
-                ErrorKind::ContactNotFound,
-                format!(
-                    "contact {}, user {} or the instance was not found ({m}); the contact may have ended",
-                    request.contact_id, request.user_id
-                ),
-            ),
-            (ConnectFailure::NotFound(m), Call::DescribeContact { contact_id, .. }) => MonitorError::new(
-                ErrorKind::ContactNotFound,
-                format!("contact {contact_id} or instance {instance} was not found ({m})"),
-            ),
-            (ConnectFailure::NotFound(m), Call::GetCurrentUserData { .. }) => MonitorError::new(
-                ErrorKind::ContactNotFound,
-                format!("instance {instance} was not found ({m})"),
-            ),
-            (
-                ConnectFailure::QuotaExceeded(m),
-                Call::MonitorContact {
-                    request, pooled: false, ..
-                },
-            ) => MonitorError::new(
-                ErrorKind::SupervisorUnavailable,
-                format!(
-                    "supervisor {} cannot monitor now ({m}): they are not logged in to the CCP or are at their monitoring limit; retry when they are available or choose another supervisor",
-                    request.user_id
-                ),
-            ),
-            (
-                ConnectFailure::QuotaExceeded(m),
-                Call::MonitorContact {
-                    request, pooled: true, ..
-                },
-            ) => MonitorError::new(
-                ErrorKind::SupervisorUnavailable,
-                format!(
-                    "supervisor {} from the pool cannot monitor now ({m}): they logged out or reached their monitoring limit since GetCurrentUserData answered; retrying is safe: the next delivery ranks the pool again with the same ClientToken",
-                    request.user_id
-                ),
-            ),
-            (ConnectFailure::QuotaExceeded(m) | ConnectFailure::Throttling(m), _) => MonitorError::new(
-                ErrorKind::Throttled,
-                format!(
-                    "Connect throttled {action} on every attempt ({m}): the account's Connect API request quota for {action} was exceeded (it is per API, per account and region, and shared by every integration, the CCP's included); see it in Service Quotas (Amazon Connect, \"Rate of {action} API requests\") and ask for an increase there, or lower the other callers' rate; retrying the same event is safe (same ClientToken)"
-                ),
-            ),
-            (ConnectFailure::Unavailable(m), _) => MonitorError::new(
+            ConnectFailure::NotFound(m) => not_found(&m, call),
+            ConnectFailure::QuotaExceeded(m) => match call {
+                Call::MonitorContact { request, pooled, .. } => unavailable_supervisor(&m, request, pooled),
+                _ => throttled(&m, action),
+            },
+            ConnectFailure::Throttling(m) => throttled(&m, action),
+            ConnectFailure::Unavailable(m) => MonitorError::new(
                 ErrorKind::ConnectUnavailable,
                 format!("Connect is unavailable ({action}: {m}); retry later"),
             ),
         }
     }
+}
+
+/// InvalidRequestException: for MonitorContact, what to check depends on whether the contact is live.
+fn invalid(m: &str, call: Call<'_>) -> MonitorError {
+    match call {
+        Call::MonitorContact {
+            request,
+            contact_live: true,
+            ..
+        } => MonitorError::invalid(format!(
+            "Connect rejected the request as invalid ({m}) although contact {} is live: check that user {} may monitor it (security profile) and the capabilities asked for",
+            request.contact_id, request.user_id
+        )),
+        Call::MonitorContact { request, .. } => MonitorError::invalid(format!(
+            "Connect rejected the request as invalid ({m}); check that contact {} is a live voice or chat contact",
+            request.contact_id
+        )),
+        _ => MonitorError::invalid(format!(
+            "Connect rejected {} as invalid ({m})",
+            call.operation().as_str()
+        )),
+    }
+}
+
+/// IdempotencyException: the ClientToken stood for another request.
+fn idempotency(m: &str, call: Call<'_>) -> MonitorError {
+    let message = match call {
+        Call::MonitorContact { request, .. } => format!(
+            "ClientToken {} was already used for a different request ({m}); send a new EventId for a new request",
+            request.client_token
+        ),
+        _ => format!(
+            "Connect answered {} with an idempotency conflict ({m})",
+            call.operation().as_str()
+        ),
+    };
+    MonitorError::new(ErrorKind::IdempotencyConflict, message)
+}
+
+/// ResourceNotFoundException: once the contact is known live, what Connect did not find is the user.
+fn not_found(m: &str, call: Call<'_>) -> MonitorError {
+    let instance = call.instance_id();
+    match call {
+        Call::MonitorContact {
+            request,
+            contact_live: true,
+            ..
+        } => MonitorError::new(
+            ErrorKind::SupervisorNotFound,
+            format!(
+                "Connect did not find user {} in instance {instance} ({m}) although contact {} is live: check the configured supervisor IDs (DEFAULT_SUPERVISOR_USER_ID, the pools)",
+                request.user_id, request.contact_id
+            ),
+        ),
+        Call::MonitorContact { request, .. } => MonitorError::new(
+            ErrorKind::ContactNotFound,
+            format!(
+                "contact {}, user {} or the instance was not found ({m}); the contact may have ended",
+                request.contact_id, request.user_id
+            ),
+        ),
+        Call::DescribeContact { contact_id, .. } => MonitorError::new(
+            ErrorKind::ContactNotFound,
+            format!("contact {contact_id} or instance {instance} was not found ({m})"),
+        ),
+        Call::GetCurrentUserData { .. } => MonitorError::new(
+            ErrorKind::ContactNotFound,
+            format!("instance {instance} was not found ({m})"),
+        ),
+    }
+}
+
+/// ServiceQuotaExceededException from MonitorContact: the supervisor cannot monitor now.
+fn unavailable_supervisor(m: &str, request: &MonitorRequest, pooled: bool) -> MonitorError {
+    let message = if pooled {
+        format!(
+            "supervisor {} from the pool cannot monitor now ({m}): they logged out or reached their monitoring limit since GetCurrentUserData answered; retrying is safe: the next delivery ranks the pool again with the same ClientToken",
+            request.user_id
+        )
+    } else {
+        format!(
+            "supervisor {} cannot monitor now ({m}): they are not logged in to the CCP or are at their monitoring limit; retry when they are available or choose another supervisor",
+            request.user_id
+        )
+    };
+    MonitorError::new(ErrorKind::SupervisorUnavailable, message)
+}
+
+/// Throttling on every attempt (and a read operation's quota answer): the shared request quota.
+fn throttled(m: &str, action: &str) -> MonitorError {
+    MonitorError::new(
+        ErrorKind::Throttled,
+        format!(
+            "Connect throttled {action} on every attempt ({m}): the account's Connect API request quota for {action} was exceeded (it is per API, per account and region, and shared by every integration, the CCP's included); see it in Service Quotas (Amazon Connect, \"Rate of {action} API requests\") and ask for an increase there, or lower the other callers' rate; retrying the same event is safe (same ClientToken)"
+        ),
+    )
 }
 
 /// A Connect stand-in for unit tests: answers from a script, records every call.
