@@ -69,9 +69,9 @@ impl QaRule {
     }
 }
 
-/// The rule that decides for a contact: the first that matches.
-pub fn first_match<'r>(rules: &'r [QaRule], facts: &Facts<'_>) -> Option<&'r QaRule> {
-    rules.iter().find(|rule| rule.matches(facts))
+/// The rule that decides for a contact: the first that matches (its position).
+pub fn first_match(rules: &[QaRule], facts: &Facts<'_>) -> Option<usize> {
+    rules.iter().position(|rule| rule.matches(facts))
 }
 
 const KEYS: [&str; 6] = ["name", "agents", "queues", "channels", "percent", "supervisors"];
@@ -263,7 +263,7 @@ mod tests {
     #[test]
     fn the_first_rule_whose_matchers_all_hold_decides() {
         let r = rules(EXAMPLE);
-        let name = |f: Facts<'_>| first_match(&r, &f).map(|rule| rule.name.as_str());
+        let name = |f: Facts<'_>| first_match(&r, &f).map(|index| r[index].name.as_str());
         // A new hire on the billing queue: the first rule.
         assert_eq!(name(facts(Some("a1"), Some("q-billing"), "VOICE")), Some("new-hires"));
         // Someone else on billing, by voice: the second; by chat: the third.

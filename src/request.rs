@@ -14,7 +14,7 @@ use crate::ids::{self, Capabilities};
 use crate::loose::Loose;
 use crate::outcome::SkipReason;
 use crate::pool::Rank;
-use crate::qa::Facts;
+use crate::qa::{self, Facts};
 use crate::sample;
 use crate::token;
 
@@ -166,12 +166,10 @@ fn required(field: &Field) -> Result<&str, MonitorError> {
     string(field)?.ok_or_else(|| MonitorError::invalid(format!("{} is required", field.path)))
 }
 
-fn checked(
-    field: &Field,
-    value: &str,
-    rule: fn(&str, &str, usize) -> Result<(), String>,
-    max: usize,
-) -> Result<String, MonitorError> {
+/// A rule for a text field: its path, its value, its longest length.
+type Checker = fn(&str, &str, usize) -> Result<(), String>;
+
+fn checked(field: &Field, value: &str, rule: Checker, max: usize) -> Result<String, MonitorError> {
     rule(field.path, value, max).map_err(MonitorError::invalid)?;
     Ok(value.to_owned())
 }
@@ -205,6 +203,56 @@ fn event_time(field: &Field) -> Result<Option<SystemTime>, MonitorError> {
 
 /// Validates every field the event supplied.
 pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorError> {
+    let optional = |field: &Field, rule: Checker, max: usize| -> Result<Option<String>, MonitorError> {
+        string(field)?.map(|v| checked(field, v, rule, max)).transpose()
+    };
+    // In this order: an event with several problems is told about the first.
+    let (instance_id, contact_id) = instance_and_contact(intent, config)?;
+    let event_id = checked(
+        &intent.event_id,
+        required(&intent.event_id)?,
+        ids::token_text,
+        ids::MAX_EVENT_ID,
+    )?;
+    let user_id = optional(&intent.user, ids::identifier, ids::MAX_USER_ID)?;
+    let capabilities = asked_capabilities(&intent.capabilities)?;
+    let client_token = optional(&intent.client_token, ids::token_text, ids::MAX_CLIENT_TOKEN)?;
+    let initiation_method = string(&intent.initiation_method)?.map(str::to_owned);
+    let rule_name = match &intent.rule_name {
+        Some(field) => {
+            let name = required(field)?;
+            ids::label(field.path, name, MAX_RULE_NAME).map_err(MonitorError::invalid)?;
+            Some(name.to_owned())
+        }
+        None => None,
+    };
+    let contact_event = match &intent.contact_event {
+        Some(state) => Some(ContactFacts {
+            event_type: required(&state.event_type)?.to_owned(),
+            channel: required(&state.channel)?.to_ascii_uppercase(),
+            agent_id: arn_id(&state.agent, ids::agent_arn)?,
+            queue_id: arn_id(&state.queue, ids::queue_arn)?,
+        }),
+        None => None,
+    };
+    Ok(Validated {
+        source: intent.source,
+        event_id,
+        instance_id,
+        contact_id,
+        user_id,
+        capabilities,
+        client_token,
+        initiation_method,
+        contact_event,
+        rule_name,
+        event_time: intent.event_time.as_ref().map(event_time).transpose()?.flatten(),
+    })
+}
+
+/// The instance ID and the contact ID, from an ID beside an instance or from a contact ARN (then
+/// checked against an instance named beside it), in the function's region.
+fn instance_and_contact(intent: &Intent, config: &Config) -> Result<(String, String), MonitorError> {
     if intent.instance.path == BOTH_INSTANCE_FIELDS {
         return Err(MonitorError::invalid(
             "give the instance once: InstanceId or InstanceArn, not both",
@@ -241,80 +289,26 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
             config.region
         )));
     }
-    let event_id = checked(
-        &intent.event_id,
-        required(&intent.event_id)?,
-        ids::token_text,
-        ids::MAX_EVENT_ID,
-    )?;
-    let user_id = match string(&intent.user)? {
-        Some(u) => Some(checked(&intent.user, u, ids::identifier, ids::MAX_USER_ID)?),
-        None => None,
-    };
-    let capabilities = match &intent.capabilities.value {
-        None => None,
-        Some(Loose::Str(csv)) if csv.trim().is_empty() => {
-            return Err(MonitorError::invalid(format!(
-                "{} must not be empty: leave it out to use DEFAULT_MONITOR_CAPABILITIES",
-                intent.capabilities.path
-            )));
+    Ok((instance.id, contact_id))
+}
+
+/// The capabilities the event asks for: a list, or a comma-separated string; absent: the default.
+fn asked_capabilities(field: &Field) -> Result<Option<Capabilities>, MonitorError> {
+    match &field.value {
+        None => Ok(None),
+        Some(Loose::Str(csv)) if csv.trim().is_empty() => Err(MonitorError::invalid(format!(
+            "{} must not be empty: leave it out to use DEFAULT_MONITOR_CAPABILITIES",
+            field.path
+        ))),
+        Some(Loose::Str(csv)) => Capabilities::parse_csv(field.path, csv).map_err(MonitorError::invalid),
+        Some(Loose::List(list)) => {
+            Capabilities::parse(field.path, list.iter().map(String::as_str)).map_err(MonitorError::invalid)
         }
-        Some(Loose::Str(csv)) => {
-            Capabilities::parse_csv(intent.capabilities.path, csv).map_err(MonitorError::invalid)?
-        }
-        Some(Loose::List(list)) => Capabilities::parse(intent.capabilities.path, list.iter().map(String::as_str))
-            .map_err(MonitorError::invalid)?,
-        Some(Loose::Other(kind)) => {
-            return Err(MonitorError::invalid(format!(
-                "{} must be an array of strings or a comma-separated string, got {kind}",
-                intent.capabilities.path
-            )));
-        }
-    };
-    let client_token = match string(&intent.client_token)? {
-        Some(t) => Some(checked(
-            &intent.client_token,
-            t,
-            ids::token_text,
-            ids::MAX_CLIENT_TOKEN,
-        )?),
-        None => None,
-    };
-    let initiation_method = string(&intent.initiation_method)?.map(str::to_owned);
-    let rule_name = match &intent.rule_name {
-        Some(field) => {
-            let name = required(field)?;
-            ids::label(field.path, name, MAX_RULE_NAME).map_err(MonitorError::invalid)?;
-            Some(name.to_owned())
-        }
-        None => None,
-    };
-    let contact_event = match &intent.contact_event {
-        Some(state) => Some(ContactFacts {
-            event_type: required(&state.event_type)?.to_owned(),
-            channel: required(&state.channel)?.to_ascii_uppercase(),
-            agent_id: arn_id(&state.agent, ids::agent_arn)?,
-            queue_id: arn_id(&state.queue, ids::queue_arn)?,
-        }),
-        None => None,
-    };
-    let event_time = match &intent.event_time {
-        Some(field) => event_time(field)?,
-        None => None,
-    };
-    Ok(Validated {
-        source: intent.source,
-        event_id,
-        instance_id: instance.id,
-        contact_id,
-        user_id,
-        capabilities,
-        client_token,
-        initiation_method,
-        contact_event,
-        rule_name,
-        event_time,
-    })
+        Some(Loose::Other(kind)) => Err(MonitorError::invalid(format!(
+            "{} must be an array of strings or a comma-separated string, got {kind}",
+            field.path
+        ))),
+    }
 }
 
 /// The live contact check (`VERIFY_CONTACT`, and after a MonitorContact failure on the automatic
@@ -354,53 +348,92 @@ impl Validated {
     /// and channel, the event's age (any EventBridge event), and for contact events the QA rules or
     /// `SAMPLE_PERCENT`.
     pub fn decide(&self, config: &Config, now: SystemTime) -> Result<Decision, MonitorError> {
-        if self.initiation_method.as_deref() == Some("MONITOR") {
-            return Ok(Decision::skip(SkipReason::MonitorContact));
+        if let Some(reason) = self.skip_rule(config, now) {
+            return Ok(Decision::skip(reason));
         }
-        if let Some(facts) = &self.contact_event {
-            if !config.trigger_event_types.contains(&facts.event_type) {
-                return Ok(Decision::skip(SkipReason::NotATriggerEvent));
-            }
-            if !config.monitored_channels.contains(&facts.channel) {
-                return Ok(Decision::skip(SkipReason::ChannelNotMonitored));
-            }
-        }
-        if let (Some(max_age), Some(time)) = (config.max_event_age, self.event_time)
-            && too_old(time, now, max_age)
-        {
-            return Ok(Decision::skip(SkipReason::EventTooOld));
-        }
-        let mut qa_rule = None;
-        if let Some(facts) = &self.contact_event {
-            if config.qa_rules.is_empty() {
-                if !sample::sampled(&self.contact_id, config.sample_percent) {
-                    return Ok(Decision::skip(SkipReason::NotSampled));
-                }
-            } else {
-                let facts = Facts {
-                    agent: facts.agent_id.as_deref(),
-                    queue: facts.queue_id.as_deref(),
-                    channel: &facts.channel,
-                };
-                let Some(index) = config.qa_rules.iter().position(|rule| rule.matches(&facts)) else {
-                    return Ok(Decision::skip(SkipReason::NoMatchingRule));
-                };
-                let rule = &config.qa_rules[index];
-                if !sample::sampled(&self.contact_id, rule.percent) {
-                    return Ok(Decision::Skip {
-                        reason: SkipReason::NotSampled,
-                        qa_rule: Some(rule.name.clone()),
-                    });
-                }
-                qa_rule = Some(index);
-            }
-        }
+        let qa_rule = match self.qa_rule(config) {
+            Ok(qa_rule) => qa_rule,
+            Err((reason, qa_rule)) => return Ok(Decision::Skip { reason, qa_rule }),
+        };
         if !config.instance_allowed(&self.instance_id) {
             return Err(MonitorError::new(
                 ErrorKind::InstanceNotAllowed,
                 format!("instance {} is not in ALLOWED_INSTANCE_IDS", self.instance_id),
             ));
         }
+        let supervisor = self.supervisor(config, qa_rule)?;
+        let capabilities = self.capabilities.unwrap_or(config.default_capabilities);
+        if capabilities.includes_barge() && !config.allow_barge {
+            return Err(MonitorError::new(
+                ErrorKind::BargeNotAllowed,
+                "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
+            ));
+        }
+        Ok(Decision::Monitor(Target {
+            source: self.source,
+            event_id: self.event_id.clone(),
+            instance_id: self.instance_id.clone(),
+            contact_id: self.contact_id.clone(),
+            client_token: self.token(&supervisor),
+            supervisor,
+            capabilities,
+            contact_scoped: self.client_token.is_none() && self.source.is_automatic(),
+            rule_name: self.rule_name.clone(),
+            qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
+        }))
+    }
+
+    /// The event's own rules: a monitor's contact, an event type that is no trigger, a channel not
+    /// monitored, an event too old.
+    fn skip_rule(&self, config: &Config, now: SystemTime) -> Option<SkipReason> {
+        if self.initiation_method.as_deref() == Some("MONITOR") {
+            return Some(SkipReason::MonitorContact);
+        }
+        if let Some(facts) = &self.contact_event {
+            if !config.trigger_event_types.contains(&facts.event_type) {
+                return Some(SkipReason::NotATriggerEvent);
+            }
+            if !config.monitored_channels.contains(&facts.channel) {
+                return Some(SkipReason::ChannelNotMonitored);
+            }
+        }
+        match (config.max_event_age, self.event_time) {
+            (Some(max_age), Some(time)) if too_old(time, now, max_age) => Some(SkipReason::EventTooOld),
+            _ => None,
+        }
+    }
+
+    /// For a contact event: the QA rule that decides (its position), or the skip and the rule that
+    /// decided it (no rule matches, or the contact is not sampled); `SAMPLE_PERCENT` where there are
+    /// no rules.
+    fn qa_rule(&self, config: &Config) -> Result<Option<usize>, (SkipReason, Option<String>)> {
+        let Some(facts) = &self.contact_event else {
+            return Ok(None);
+        };
+        if config.qa_rules.is_empty() {
+            return match sample::sampled(&self.contact_id, config.sample_percent) {
+                true => Ok(None),
+                false => Err((SkipReason::NotSampled, None)),
+            };
+        }
+        let facts = Facts {
+            agent: facts.agent_id.as_deref(),
+            queue: facts.queue_id.as_deref(),
+            channel: &facts.channel,
+        };
+        let Some(index) = qa::first_match(&config.qa_rules, &facts) else {
+            return Err((SkipReason::NoMatchingRule, None));
+        };
+        let rule = &config.qa_rules[index];
+        if !sample::sampled(&self.contact_id, rule.percent) {
+            return Err((SkipReason::NotSampled, Some(rule.name.clone())));
+        }
+        Ok(Some(index))
+    }
+
+    /// Who monitors: the event's user, the deciding QA rule's pool, the function's pool, or the
+    /// default; a named supervisor must be allowed.
+    fn supervisor(&self, config: &Config, qa_rule: Option<usize>) -> Result<Supervisor, MonitorError> {
         let rule_pool = qa_rule.filter(|&index| config.qa_rules[index].supervisors.is_some());
         let supervisor = match (&self.user_id, rule_pool, &config.default_supervisor) {
             (Some(u), _, _) => Supervisor::Named(u.clone()),
@@ -423,15 +456,13 @@ impl Validated {
                 ),
             ));
         }
-        let capabilities = self.capabilities.unwrap_or(config.default_capabilities);
-        if capabilities.includes_barge() && !config.allow_barge {
-            return Err(MonitorError::new(
-                ErrorKind::BargeNotAllowed,
-                "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
-            ));
-        }
-        let contact_scoped = self.client_token.is_none() && self.source.is_automatic();
-        let client_token = match (&self.client_token, &supervisor, self.source.purpose()) {
+        Ok(supervisor)
+    }
+
+    /// The ClientToken: the event's own, or derived (see `token`): per contact on the automatic
+    /// paths, per event otherwise.
+    fn token(&self, supervisor: &Supervisor) -> String {
+        match (&self.client_token, supervisor, self.source.purpose()) {
             (Some(t), _, _) => t.clone(),
             (None, Supervisor::Named(user_id), Some(_)) => {
                 token::contact_token(&self.instance_id, &self.contact_id, user_id)
@@ -443,20 +474,7 @@ impl Validated {
                 token::client_token(&self.event_id, &self.instance_id, &self.contact_id, user_id)
             }
             (None, Supervisor::Pool(_), None) => token::pool_token(&self.event_id, &self.instance_id, &self.contact_id),
-        };
-        let target = Target {
-            source: self.source,
-            event_id: self.event_id.clone(),
-            instance_id: self.instance_id.clone(),
-            contact_id: self.contact_id.clone(),
-            supervisor,
-            capabilities,
-            client_token,
-            contact_scoped,
-            rule_name: self.rule_name.clone(),
-            qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
-        };
-        Ok(Decision::Monitor(target))
+        }
     }
 }
 
