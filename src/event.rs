@@ -457,36 +457,42 @@ fn eventbridge(raw: RawEvent) -> Result<Intent, MonitorError> {
         None => return Err(MonitorError::invalid("detail is required in an EventBridge event")),
     };
     let from_connect = matches!(&raw.source, Some(Loose::Str(s)) if s == "aws.connect");
-    if CONTACT_LENS_EVENTS.contains(&detail_type.as_str()) {
-        if !from_connect {
-            return Err(MonitorError::invalid(format!(
-                "source must be aws.connect for detail-type {detail_type}"
-            )));
-        }
-        return Ok(Intent {
-            source: Source::ContactLens,
-            event_id,
-            instance: Field::new("detail.instanceArn", detail.instance_arn),
-            contact: ContactRef::Arn(Field::new("detail.contactArn", detail.contact_arn)),
-            user: Field::new("detail.userId", None),
-            capabilities: Field::new("detail.allowedMonitorCapabilities", None),
-            client_token: Field::new("detail.clientToken", None),
-            initiation_method: Field::new("detail.initiationMethod", None),
-            contact_event: None,
-            rule_name: Some(Field::new("detail.ruleName", detail.rule_name)),
-            event_time,
-        });
-    }
-    if detail_type != CONTACT_EVENT {
+    let is_contact_lens = CONTACT_LENS_EVENTS.contains(&detail_type.as_str());
+    if !is_contact_lens && detail_type != CONTACT_EVENT {
         let mut intent = request_fields(detail, Source::CustomEvent, &DETAIL, event_id);
         intent.event_time = event_time;
         return Ok(intent);
     }
     if !from_connect {
         return Err(MonitorError::invalid(format!(
-            "source must be aws.connect for detail-type {CONTACT_EVENT}"
+            "source must be aws.connect for detail-type {detail_type}"
         )));
     }
+    if is_contact_lens {
+        return Ok(contact_lens(detail, event_id, event_time));
+    }
+    contact_event(detail, event_id, event_time)
+}
+
+/// A Contact Lens rule match: the contact by ARN, the rule's name.
+fn contact_lens(detail: RawEvent, event_id: Field, event_time: Option<Field>) -> Intent {
+    Intent {
+        source: Source::ContactLens,
+        event_id,
+        instance: Field::new("detail.instanceArn", detail.instance_arn),
+        contact: ContactRef::Arn(Field::new("detail.contactArn", detail.contact_arn)),
+        user: Field::new("detail.userId", None),
+        capabilities: Field::new("detail.allowedMonitorCapabilities", None),
+        client_token: Field::new("detail.clientToken", None),
+        initiation_method: Field::new("detail.initiationMethod", None),
+        contact_event: None,
+        rule_name: Some(Field::new("detail.ruleName", detail.rule_name)),
+        event_time,
+    }
+}
+
+/// An Amazon Connect contact event: the contact, its state, its agent and queue.
+fn contact_event(detail: RawEvent, event_id: Field, event_time: Option<Field>) -> Result<Intent, MonitorError> {
     let agent = object("detail.agentInfo", detail.agent_info)?.agent_arn;
     let queue = object("detail.queueInfo", detail.queue_info)?.queue_arn;
     Ok(Intent {
