@@ -129,31 +129,7 @@ impl Metrics {
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         let doc = |dimension: Option<(&str, &str)>, values: &[(&str, &str, Value)]| {
-            let mut keys = vec!["FunctionName"];
-            let mut root = Map::new();
-            root.insert("FunctionName".into(), json!(self.function_name));
-            if let Some((key, value)) = dimension {
-                keys.push(key);
-                root.insert(key.into(), json!(value));
-            }
-            let metrics: Vec<Value> = values
-                .iter()
-                .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-                .collect();
-            for (name, _, value) in values {
-                root.insert((*name).into(), value.clone());
-            }
-            root.insert(
-                "_aws".into(),
-                json!({
-                    "Timestamp": millis,
-                    "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [keys], "Metrics": metrics}],
-                }),
-            );
-            if let Some(level) = self.level {
-                root.insert("level".into(), json!(level));
-            }
-            Value::Object(root).to_string()
+            self.document(namespace, millis, dimension, values)
         };
         let mut out = Vec::new();
         let mut summary = vec![
@@ -191,6 +167,42 @@ impl Metrics {
             ));
         }
         out
+    }
+
+    /// One document: the function's dimension (and `dimension`, if any), the metrics with their units
+    /// and values, the timestamp, and the `level` where one is needed.
+    fn document(
+        &self,
+        namespace: &str,
+        millis: u64,
+        dimension: Option<(&str, &str)>,
+        values: &[(&str, &str, Value)],
+    ) -> String {
+        let mut keys = vec!["FunctionName"];
+        let mut root = Map::new();
+        root.insert("FunctionName".into(), json!(self.function_name));
+        if let Some((key, value)) = dimension {
+            keys.push(key);
+            root.insert(key.into(), json!(value));
+        }
+        let metrics: Vec<Value> = values
+            .iter()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+            .collect();
+        for (name, _, value) in values {
+            root.insert((*name).into(), value.clone());
+        }
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": millis,
+                "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [keys], "Metrics": metrics}],
+            }),
+        );
+        if let Some(level) = self.level {
+            root.insert("level".into(), json!(level));
+        }
+        Value::Object(root).to_string()
     }
 
     /// Writes the documents for one invocation, each as one whole line.

@@ -128,6 +128,35 @@ fn rule(number: usize, fields: &Map<String, Value>) -> Result<QaRule, String> {
             KEYS.join(", ")
         ));
     }
+    let name = rule_name(number, fields)?;
+    let at = |field: &str| format!("{VARIABLE} rule {number} (\"{name}\"): {field}");
+    let percent = match fields.get("percent") {
+        None => return Err(format!("{} is required", at("percent"))),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(p) if p <= 100 => p as u8,
+            _ => return Err(format!("{} must be a whole number from 0 to 100", at("percent"))),
+        },
+        Some(_) => return Err(format!("{} must be a whole number from 0 to 100", at("percent"))),
+    };
+    let agents = id_list(fields.get("agents"), &at("agents"), ids::MAX_USER_ID)?;
+    let queues = id_list(fields.get("queues"), &at("queues"), ids::MAX_QUEUE_ID)?;
+    let supervisors = id_list(fields.get("supervisors"), &at("supervisors"), ids::MAX_USER_ID)?;
+    let channels = fields
+        .get("channels")
+        .map(|v| channels(v, &at("channels")))
+        .transpose()?;
+    Ok(QaRule {
+        name,
+        agents,
+        queues,
+        channels,
+        percent,
+        supervisors,
+    })
+}
+
+/// The rule's `name`: short, printable, required.
+fn rule_name(number: usize, fields: &Map<String, Value>) -> Result<String, String> {
     let name = match fields.get("name") {
         Some(Value::String(name)) => name.clone(),
         Some(_) => return Err(format!("{VARIABLE} rule {number}: name must be a string")),
@@ -143,46 +172,25 @@ fn rule(number: usize, fields: &Map<String, Value>) -> Result<QaRule, String> {
             "{VARIABLE} rule {number}: name must be 1 to {MAX_NAME} characters of A-Z, a-z, 0-9, space, '-', '_' and '.'"
         ));
     }
-    let at = |field: &str| format!("{VARIABLE} rule {number} (\"{name}\"): {field}");
-    let percent = match fields.get("percent") {
-        None => return Err(format!("{} is required", at("percent"))),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(p) if p <= 100 => p as u8,
-            _ => return Err(format!("{} must be a whole number from 0 to 100", at("percent"))),
-        },
-        Some(_) => return Err(format!("{} must be a whole number from 0 to 100", at("percent"))),
-    };
-    let agents = id_list(fields.get("agents"), &at("agents"), ids::MAX_USER_ID)?;
-    let queues = id_list(fields.get("queues"), &at("queues"), ids::MAX_QUEUE_ID)?;
-    let supervisors = id_list(fields.get("supervisors"), &at("supervisors"), ids::MAX_USER_ID)?;
-    let channels = match fields.get("channels") {
-        None => None,
-        Some(value) => {
-            let list = strings(value, &at("channels"))?;
-            let mut out = Vec::with_capacity(list.len());
-            for channel in list {
-                let upper = channel.to_ascii_uppercase();
-                if !ids::MONITORABLE_CHANNELS.contains(&upper.as_str()) {
-                    return Err(format!(
-                        "{} may list only VOICE and CHAT (any letter case): MonitorContact supports no other channel",
-                        at("channels")
-                    ));
-                }
-                if !out.contains(&upper) {
-                    out.push(upper);
-                }
-            }
-            Some(out)
+    Ok(name)
+}
+
+/// The rule's `channels`: VOICE and CHAT in any letter case, upper-cased, without repeats.
+fn channels(value: &Value, at: &str) -> Result<Vec<String>, String> {
+    let list = strings(value, at)?;
+    let mut out = Vec::with_capacity(list.len());
+    for channel in list {
+        let upper = channel.to_ascii_uppercase();
+        if !ids::MONITORABLE_CHANNELS.contains(&upper.as_str()) {
+            return Err(format!(
+                "{at} may list only VOICE and CHAT (any letter case): MonitorContact supports no other channel"
+            ));
         }
-    };
-    Ok(QaRule {
-        name,
-        agents,
-        queues,
-        channels,
-        percent,
-        supervisors,
-    })
+        if !out.contains(&upper) {
+            out.push(upper);
+        }
+    }
+    Ok(out)
 }
 
 /// A non-empty JSON array of strings.
