@@ -33,9 +33,9 @@ pub enum ErrorKind {
     IdempotencyConflict,
     /// Connect: AccessDeniedException, or credentials the service refused.
     AccessDenied,
-    /// Connect: ThrottlingException after the SDK's retries.
+    /// Connect: ThrottlingException on every attempt within the retry window (see `retry`).
     Throttled,
-    /// Connect: 5xx, time-outs, connection failures.
+    /// Connect: 5xx or connection failures on every attempt within the retry window.
     ConnectUnavailable,
     /// The invocation's remaining time ran out before Connect answered.
     DeadlineExceeded,
@@ -79,6 +79,63 @@ impl ErrorKind {
             ErrorKind::ConnectUnavailable => "ConnectUnavailable",
             ErrorKind::DeadlineExceeded => "DeadlineExceeded",
             ErrorKind::RetryTooLate => "RetryTooLate",
+        }
+    }
+}
+
+/// Whether sending the same event again can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Safely: the same ClientToken cannot start a second monitor.
+    Yes,
+    /// When the supervisor is available (for a pool pick, the retry ranks the pool again).
+    Later,
+    /// Only as a new request, with a new EventId.
+    WithNewEventId,
+    /// After an operator fixes the role.
+    AfterFix,
+    /// No: the event, the configuration or the contact is what it is.
+    No,
+}
+
+/// What an error kind means to whoever acts on it, in one place: whether a retry helps, the level of
+/// its log line, whether an SQS record that fails with it is reported as a batch item failure (SQS
+/// delivers it again, and after the queue's receives, to the dead-letter queue). Every kind is
+/// counted as `Failed` with its `ErrorType` dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meaning {
+    pub retry: Retry,
+    /// WARN for what the sender or a supervisor's state explains; ERROR for what needs an operator
+    /// or a retry.
+    pub level: tracing::Level,
+    /// Always: a retry can help, or an operator must see the record in the dead-letter queue.
+    pub batch_item_failure: bool,
+}
+
+impl ErrorKind {
+    /// See [`Meaning`]; the errors table in docs/events-and-errors.md is checked against it.
+    pub fn meaning(self) -> Meaning {
+        use tracing::Level;
+        let (retry, level) = match self {
+            ErrorKind::UnrecognizedEvent
+            | ErrorKind::InvalidEvent
+            | ErrorKind::SupervisorNotAllowed
+            | ErrorKind::InstanceNotAllowed
+            | ErrorKind::BargeNotAllowed
+            | ErrorKind::ContactNotFound
+            | ErrorKind::RetryTooLate => (Retry::No, Level::WARN),
+            ErrorKind::SupervisorUnavailable => (Retry::Later, Level::WARN),
+            ErrorKind::SupervisorNotFound => (Retry::No, Level::ERROR),
+            ErrorKind::IdempotencyConflict => (Retry::WithNewEventId, Level::ERROR),
+            ErrorKind::AccessDenied => (Retry::AfterFix, Level::ERROR),
+            ErrorKind::Throttled | ErrorKind::ConnectUnavailable | ErrorKind::DeadlineExceeded => {
+                (Retry::Yes, Level::ERROR)
+            }
+        };
+        Meaning {
+            retry,
+            level,
+            batch_item_failure: true,
         }
     }
 }
@@ -150,6 +207,40 @@ mod tests {
         let d: Diagnostic = MonitorError::new(ErrorKind::Throttled, "slow down").into();
         assert_eq!(d.error_type, "Throttled");
         assert_eq!(d.error_message, "slow down");
+    }
+
+    /// The errors table of docs/events-and-errors.md says for each kind what [`ErrorKind::meaning`]
+    /// says: one row per kind, and its "a retry helps?" column opens with the meaning's word.
+    #[test]
+    fn the_documented_errors_table_matches_the_meanings() {
+        let page = include_str!("../docs/events-and-errors.md");
+        let rows: Vec<(&str, &str)> = page
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split(" | ").collect();
+                let kind = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+                Some((kind, cells.last()?.trim_end_matches(" |")))
+            })
+            .filter(|(kind, _)| ErrorKind::ALL.iter().any(|k| k.as_str() == *kind))
+            .collect();
+        assert_eq!(rows.len(), ErrorKind::ALL.len(), "one row per kind: {rows:?}");
+        for kind in ErrorKind::ALL {
+            let (_, retry) = rows
+                .iter()
+                .find(|(name, _)| *name == kind.as_str())
+                .unwrap_or_else(|| panic!("{kind} is not in the table"));
+            let opens = match kind.meaning().retry {
+                Retry::Yes => "yes",
+                Retry::Later => "later",
+                Retry::WithNewEventId => "with a new EventId",
+                Retry::AfterFix => "after fixing",
+                Retry::No => "no",
+            };
+            assert!(
+                retry.starts_with(opens),
+                "{kind}: the table says {retry:?}, the code {opens:?}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
+use tracing::Level;
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::LambdaEvent;
@@ -162,7 +163,9 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
         let mut response = SqsBatchResponse::default();
         for (log, result) in &results {
             log.emit(result, None);
-            if let (Err(_), Some(id)) = (result, &log.message_id) {
+            if let (Err(e), Some(id)) = (result, &log.message_id)
+                && e.kind.meaning().batch_item_failure
+            {
                 response.add_failure(id.clone());
             }
         }
@@ -377,21 +380,9 @@ impl EventLog {
                 },
             ) => line!(warn, outcome.label(), "monitor-contact"),
             Ok(outcome) => line!(info, outcome.label(), "monitor-contact"),
-            Err(e) => match e.kind {
-                ErrorKind::UnrecognizedEvent
-                | ErrorKind::InvalidEvent
-                | ErrorKind::SupervisorNotAllowed
-                | ErrorKind::InstanceNotAllowed
-                | ErrorKind::BargeNotAllowed
-                | ErrorKind::ContactNotFound
-                | ErrorKind::SupervisorUnavailable
-                | ErrorKind::RetryTooLate => line!(warn, e.kind.as_str(), e.message),
-                ErrorKind::SupervisorNotFound
-                | ErrorKind::IdempotencyConflict
-                | ErrorKind::AccessDenied
-                | ErrorKind::Throttled
-                | ErrorKind::ConnectUnavailable
-                | ErrorKind::DeadlineExceeded => line!(error, e.kind.as_str(), e.message),
+            Err(e) => match e.kind.meaning().level {
+                Level::ERROR => line!(error, e.kind.as_str(), e.message),
+                _ => line!(warn, e.kind.as_str(), e.message),
             },
         }
     }
