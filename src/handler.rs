@@ -138,18 +138,7 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
             (true, planned)
         }
     };
-    let max_attempts = app.config.max_attempts;
-    // A single event answers someone waiting (a contact flow's Invoke block: 3 s by default): its
-    // retries stop after CONNECT_RETRY_SECONDS. A batch's caller is a queue: until the deadline.
-    let window = if batch {
-        Window::to_deadline(deadline, max_attempts)
-    } else {
-        Window {
-            until: started + app.config.retry_window,
-            deadline,
-            max_attempts,
-        }
-    };
+    let window = retry_window(&app.config, batch, started, deadline);
     let (calls, results) = resolve(app, planned, window).await;
     tally.calls = calls.made;
     tally.pool_eligible = calls.pool_eligible;
@@ -160,23 +149,7 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
     }
     tally.duration = started.elapsed();
     let response = if batch {
-        let mut response = SqsBatchResponse::default();
-        for (log, result) in &results {
-            log.emit(result, None);
-            if let (Err(e), Some(id)) = (result, &log.message_id)
-                && e.kind.meaning().batch_item_failure
-            {
-                response.add_failure(id.clone());
-            }
-        }
-        let (records, failures) = (results.len(), response.batch_item_failures.len());
-        let duration_us = u64::try_from(tally.duration.as_micros()).unwrap_or(u64::MAX);
-        if failures > 0 {
-            tracing::warn!(records, failures, duration_us, "monitor-contact batch");
-        } else {
-            tracing::info!(records, failures, duration_us, "monitor-contact batch");
-        }
-        Ok(Response::Batch(response))
+        Ok(Response::Batch(batch_response(&results, tally.duration)))
     } else {
         // A single event: one result.
         let (log, result) = results.into_iter().next().unwrap_or_else(|| {
@@ -189,6 +162,41 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
         result.map(Response::Single)
     };
     app.metrics.emit(&tally);
+    response
+}
+
+/// When retries may start: a single event answers someone waiting (a contact flow's Invoke block:
+/// 3 s by default), so its retries stop after `CONNECT_RETRY_SECONDS`; a batch's caller is a queue:
+/// until the deadline.
+fn retry_window(config: &Config, batch: bool, started: Instant, deadline: Instant) -> Window {
+    if batch {
+        return Window::to_deadline(deadline, config.max_attempts);
+    }
+    Window {
+        until: started + config.retry_window,
+        deadline,
+        max_attempts: config.max_attempts,
+    }
+}
+
+/// A batch's answer, the records to retry, after a log line per record and one for the batch.
+fn batch_response(results: &[(EventLog, Result<Outcome, MonitorError>)], duration: Duration) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for (log, result) in results {
+        log.emit(result, None);
+        if let (Err(e), Some(id)) = (result, &log.message_id)
+            && e.kind.meaning().batch_item_failure
+        {
+            response.add_failure(id.clone());
+        }
+    }
+    let (records, failures) = (results.len(), response.batch_item_failures.len());
+    let duration_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+    if failures > 0 {
+        tracing::warn!(records, failures, duration_us, "monitor-contact batch");
+    } else {
+        tracing::info!(records, failures, duration_us, "monitor-contact batch");
+    }
     response
 }
 
@@ -371,19 +379,14 @@ impl EventLog {
                 )
             };
         }
-        match result {
-            // Nobody could take a contact that should have been monitored: worth a look.
-            Ok(
-                outcome @ Outcome::Skipped {
-                    reason: SkipReason::NoSupervisorAvailable | SkipReason::SupervisorUnavailable,
-                    ..
-                },
-            ) => line!(warn, outcome.label(), "monitor-contact"),
-            Ok(outcome) => line!(info, outcome.label(), "monitor-contact"),
-            Err(e) => match e.kind.meaning().level {
-                Level::ERROR => line!(error, e.kind.as_str(), e.message),
-                _ => line!(warn, e.kind.as_str(), e.message),
-            },
+        let (level, outcome, message) = match result {
+            Ok(outcome) => (outcome.level(), outcome.label(), "monitor-contact"),
+            Err(e) => (e.kind.meaning().level, e.kind.as_str(), e.message.as_str()),
+        };
+        match level {
+            Level::ERROR => line!(error, outcome, message),
+            Level::WARN => line!(warn, outcome, message),
+            _ => line!(info, outcome, message),
         }
     }
 }

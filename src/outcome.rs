@@ -98,6 +98,19 @@ impl Outcome {
         }
     }
 
+    /// The level of its log line: INFO, but WARN for a contact that should have been monitored and
+    /// nobody could take (no pool member free, the supervisor unavailable): worth a look. A skip is
+    /// never a batch item failure; it is counted as `Skipped` with its `Reason`.
+    pub fn level(&self) -> tracing::Level {
+        match self {
+            Outcome::Skipped {
+                reason: SkipReason::NoSupervisorAvailable | SkipReason::SupervisorUnavailable,
+                ..
+            } => tracing::Level::WARN,
+            _ => tracing::Level::INFO,
+        }
+    }
+
     /// The QA rule that decided, if one did.
     pub fn qa_rule(&self) -> Option<&str> {
         match self {
