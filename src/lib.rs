@@ -7,6 +7,10 @@
 //! pools with [`pool`]) through the seam in [`connect`] ([`calls`] holds the calls' data, [`sdk`] sets
 //! up the SDK); [`outcome`] is what an event comes to, [`error`] what it fails with; [`metrics`] and
 //! [`logging`] are what the function writes besides its answer. [`config`] is read once at init.
+//! How a Connect call is retried is [`retry`]'s to say.
+
+// Functions short enough to read at once: clippy.toml sets the limit (60 lines).
+#![warn(clippy::too_many_lines)]
 
 pub mod calls;
 pub mod config;
