@@ -137,7 +137,7 @@ pub async fn run<C: Connect>(
         calls: Calls::default(),
         statuses: HashMap::new(),
         seats: HashMap::new(),
-        refused: HashSet::new(),
+        unavailable: HashSet::new(),
     };
     let (leads, group_of) = groups(&targets);
     let mut served = Vec::with_capacity(leads.len());
@@ -239,7 +239,7 @@ struct Run<'e, 'a, C> {
     seats: HashMap<String, Result<Seats, MonitorError>>,
     /// (instance, user) that MonitorContact refused as unavailable (ServiceQuotaExceeded) in this
     /// run: not asked again in it.
-    refused: HashSet<(String, String)>,
+    unavailable: HashSet<(String, String)>,
 }
 
 impl<C: Connect> Run<'_, '_, C> {
@@ -346,7 +346,7 @@ impl<C: Connect> Run<'_, '_, C> {
         // A pool this run has asked about already: a contact beyond its room costs no call at all.
         if let Some(pick) = pick
             && self.seats.contains_key(&target.instance_id)
-            && let Err(done) = self.sit(target, pick, &mut served).await
+            && let Err(done) = self.pick_member(target, pick, &mut served).await
         {
             served.done = done;
             return served;
@@ -355,7 +355,7 @@ impl<C: Connect> Run<'_, '_, C> {
         if let Some(user) = &served.user_id
             && pick.is_none()
             && target.contact_scoped
-            && self.refused.contains(&(target.instance_id.clone(), user.clone()))
+            && self.unavailable.contains(&(target.instance_id.clone(), user.clone()))
         {
             served.done = Done::Skipped(SkipReason::SupervisorUnavailable);
             return served;
@@ -364,12 +364,12 @@ impl<C: Connect> Run<'_, '_, C> {
             && let Some(done) = self.verify(target).await
         {
             served.done = done;
-            self.give_back(target, &served);
+            self.return_seat(target, &served);
             return served;
         }
         if let Some(pick) = pick
             && served.user_id.is_none()
-            && let Err(done) = self.sit(target, pick, &mut served).await
+            && let Err(done) = self.pick_member(target, pick, &mut served).await
         {
             served.done = done;
             return served;
@@ -378,14 +378,17 @@ impl<C: Connect> Run<'_, '_, C> {
             return served;
         };
         served.done = self.monitor(target, user_id, pick.is_some()).await;
-        self.give_back(target, &served);
+        self.return_seat(target, &served);
         served
     }
 
     /// A pool pick for the group: its member, or the outcome when nobody can be given (or the
     /// GetCurrentUserData call failed).
-    async fn sit(&mut self, target: &Target, pick: Pick<'_>, served: &mut Served) -> Result<(), Done> {
-        let (user_id, state) = self.seat(&target.instance_id, pick).await.map_err(Done::Failed)?;
+    async fn pick_member(&mut self, target: &Target, pick: Pick<'_>, served: &mut Served) -> Result<(), Done> {
+        let (user_id, state) = self
+            .pick_from_pools(&target.instance_id, pick)
+            .await
+            .map_err(Done::Failed)?;
         served.pool = Some(state);
         served.user_id = Some(user_id.ok_or(Done::Skipped(SkipReason::NoSupervisorAvailable))?);
         Ok(())
@@ -393,10 +396,10 @@ impl<C: Connect> Run<'_, '_, C> {
 
     /// The pick from the instance's pools: GetCurrentUserData the first time in this run (or the
     /// answer a warm environment kept), the seats as this run has left them after that.
-    async fn seat(&mut self, instance_id: &str, pick: Pick<'_>) -> Seat {
+    async fn pick_from_pools(&mut self, instance_id: &str, pick: Pick<'_>) -> Seat {
         let answer = match self.seats.remove(instance_id) {
             Some(known) => known,
-            None => self.ask(instance_id).await,
+            None => self.who_has_room(instance_id).await,
         };
         match self.seats.entry(instance_id.to_owned()).or_insert(answer) {
             Ok(seats) => Ok(seats.take(pick)),
@@ -405,10 +408,10 @@ impl<C: Connect> Run<'_, '_, C> {
     }
 
     /// Who of the pools is present, and with how many monitors.
-    async fn ask(&mut self, instance_id: &str) -> Result<Seats, MonitorError> {
+    async fn who_has_room(&mut self, instance_id: &str) -> Result<Seats, MonitorError> {
         let config = self.env.config;
         let present = self
-            .present(instance_id)
+            .user_data(instance_id)
             .await
             .map_err(|failed| explain(failed, Call::GetCurrentUserData { instance_id }))?;
         let seats = Seats::new(&present, config.max_monitors_per_supervisor);
@@ -418,7 +421,7 @@ impl<C: Connect> Run<'_, '_, C> {
     }
 
     /// GetCurrentUserData for every pool member, or the answer a warm environment kept.
-    async fn present(&mut self, instance_id: &str) -> Result<Vec<Present>, Failed> {
+    async fn user_data(&mut self, instance_id: &str) -> Result<Vec<Present>, Failed> {
         let snapshots = self.env.snapshots;
         if let Some(kept) = snapshots.get(instance_id, Instant::now()) {
             return Ok(kept);
@@ -436,14 +439,17 @@ impl<C: Connect> Run<'_, '_, C> {
 
     /// A pool pick that started no monitor: the member has that room again, unless Connect refused
     /// them (then they take nobody else in this run, nor in a warm environment's kept answer).
-    fn give_back(&mut self, target: &Target, served: &Served) {
+    fn return_seat(&mut self, target: &Target, served: &Served) {
         if matches!(served.done, Done::Started { .. }) || served.pool.is_none() {
             return;
         }
         let (Some(user_id), Some(Ok(seats))) = (&served.user_id, self.seats.get_mut(&target.instance_id)) else {
             return;
         };
-        if self.refused.contains(&(target.instance_id.clone(), user_id.clone())) {
+        if self
+            .unavailable
+            .contains(&(target.instance_id.clone(), user_id.clone()))
+        {
             seats.fill(user_id);
             let max = self.env.config.max_monitors_per_supervisor;
             self.env.snapshots.refused(&target.instance_id, user_id, max);
@@ -500,7 +506,7 @@ impl<C: Connect> Run<'_, '_, C> {
                 }
                 Done::Started { monitoring, request }
             }
-            Err(Failed::Connect(failure)) => self.refused(target, &request, pooled, failure).await,
+            Err(Failed::Connect(failure)) => self.after_refusal(target, &request, pooled, failure).await,
             Err(late) => Done::Failed(explain(
                 late,
                 Call::MonitorContact {
@@ -513,7 +519,7 @@ impl<C: Connect> Run<'_, '_, C> {
     }
 
     /// What a refused MonitorContact means (see the module documentation).
-    async fn refused(
+    async fn after_refusal(
         &mut self,
         target: &Target,
         request: &MonitorRequest,
@@ -528,7 +534,7 @@ impl<C: Connect> Run<'_, '_, C> {
             contact_live,
         };
         if matches!(failure, ConnectFailure::QuotaExceeded(_)) {
-            self.refused
+            self.unavailable
                 .insert((request.instance_id.clone(), request.user_id.clone()));
         }
         match failure {
