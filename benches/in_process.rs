@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use monitor_contact::calls::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Present};
+use monitor_contact::connect::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Present};
 use monitor_contact::handler::invocation;
 use monitor_contact::metrics::Sink;
 use monitor_contact::{App, Config, Connect, handle};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::ids::{self, Capabilities};
+use crate::identifiers::{self, Capabilities};
 use crate::qa::{self, QaRule};
 
 /// Who may be attached as a supervisor.
@@ -29,7 +29,7 @@ pub struct Config {
     pub allow_barge: bool,
     pub trigger_event_types: Vec<String>,
     pub monitored_channels: Vec<String>,
-    /// Share of contact events (0..=100 %) that automatic monitoring takes; see `sample`.
+    /// Share of contact events (0..=100 %) that automatic monitoring takes; see `sampling`.
     pub sample_percent: u8,
     /// `SUPERVISOR_POOL_USER_IDS`: who takes an event that names no supervisor (empty: no pool, the
     /// default supervisor does); see `pool`. Members are allowed supervisors.
@@ -102,7 +102,7 @@ impl Config {
             default_supervisor,
             supervisors,
             allowed_instances: get(INSTANCES)
-                .map(|v| id_list(INSTANCES, &v, ids::MAX_INSTANCE_ID))
+                .map(|v| id_list(INSTANCES, &v, identifiers::MAX_INSTANCE_ID))
                 .transpose()?,
             default_capabilities,
             allow_barge,
@@ -158,13 +158,13 @@ fn default_and_pool(get: &impl Fn(&str) -> Option<String>) -> Result<(Option<Str
     let default_supervisor = match get(DEFAULT) {
         Some(v) => {
             let v = v.trim().to_owned();
-            ids::identifier(DEFAULT, &v, ids::MAX_USER_ID).map_err(|m| fail(DEFAULT, m))?;
+            identifiers::identifier(DEFAULT, &v, identifiers::MAX_USER_ID).map_err(|m| fail(DEFAULT, m))?;
             Some(v)
         }
         None => None,
     };
     let mut supervisor_pool = match get(POOL) {
-        Some(v) => id_list(POOL, &v, ids::MAX_USER_ID)?,
+        Some(v) => id_list(POOL, &v, identifiers::MAX_USER_ID)?,
         None => Vec::new(),
     };
     supervisor_pool.sort_unstable();
@@ -248,7 +248,7 @@ fn supervisor_policy(
     const ALLOWED: &str = "ALLOWED_SUPERVISOR_USER_IDS";
     let supervisors = match get(ALLOWED) {
         Some(v) if v.trim() == "*" => SupervisorPolicy::Anyone,
-        Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, ids::MAX_USER_ID)?),
+        Some(v) => SupervisorPolicy::Only(id_list(ALLOWED, &v, identifiers::MAX_USER_ID)?),
         None => SupervisorPolicy::Only(default_supervisor.iter().map(|s| (*s).to_owned()).collect()),
     };
     if supervisors == SupervisorPolicy::Only(Vec::new()) && pool_members.is_empty() {
@@ -287,7 +287,7 @@ fn triggers_and_channels(get: &impl Fn(&str) -> Option<String>) -> Result<(Vec<S
     let monitored_channels = word_list(CHANNELS, get(CHANNELS).as_deref().unwrap_or("VOICE,CHAT"))?;
     if let Some(_unsupported) = monitored_channels
         .iter()
-        .find(|c| !ids::MONITORABLE_CHANNELS.contains(&c.as_str()))
+        .find(|c| !identifiers::MONITORABLE_CHANNELS.contains(&c.as_str()))
     {
         return Err(fail(
             CHANNELS,
@@ -342,7 +342,7 @@ pub const DEFAULT_RETRY_WINDOW: Duration = Duration::from_millis(2500);
 
 /// `CONNECT_RETRY_SECONDS` (0 to 900, fractions allowed), `AWS_MAX_ATTEMPTS` (1 to 10, unset: as
 /// many as the window allows), and `AWS_RETRY_MODE`, which may only say `standard`: retries are the
-/// function's own (see `retry`), and the rate controller is the budget (`pace`), so the SDK's
+/// function's own (see `retry`), and the rate controller is the budget (`budget`), so the SDK's
 /// `adaptive` mode, a second controller that can hold a request for seconds, is refused rather than
 /// silently ignored.
 fn retries(get: &impl Fn(&str) -> Option<String>) -> Result<(Duration, Option<u32>), ConfigError> {
@@ -421,8 +421,8 @@ fn flag(variable: &'static str, value: Option<String>) -> Result<bool, ConfigErr
 /// A non-empty comma-separated list of identifiers.
 fn id_list(variable: &'static str, value: &str, max: usize) -> Result<Vec<String>, ConfigError> {
     let mut out = Vec::new();
-    for entry in ids::csv(value) {
-        ids::identifier(&format!("each entry of {variable}"), entry, max)
+    for entry in identifiers::csv(value) {
+        identifiers::identifier(&format!("each entry of {variable}"), entry, max)
             .map_err(|message| ConfigError { variable, message })?;
         out.push(entry.to_owned());
     }
@@ -437,7 +437,7 @@ fn id_list(variable: &'static str, value: &str, max: usize) -> Result<Vec<String
 
 /// A non-empty comma-separated list of upper-case words (event types, channels).
 fn word_list(variable: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
-    let out: Vec<String> = ids::csv(value).map(str::to_owned).collect();
+    let out: Vec<String> = identifiers::csv(value).map(str::to_owned).collect();
     if out.is_empty() {
         return Err(ConfigError {
             variable,

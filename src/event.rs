@@ -15,10 +15,10 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::client_token::Purpose;
 use crate::error::{ErrorKind, MonitorError};
-use crate::ids;
-use crate::loose::{Loose, Obj};
-use crate::token::Purpose;
+use crate::identifiers;
+use crate::lenient_json::{Loose, Obj};
 
 /// Largest single event accepted, in bytes (SQS message bodies included). Contact-flow events carry
 /// the contact's attributes (at most 32 KiB in Connect) and segment attributes; 256 KiB, the largest
@@ -60,7 +60,7 @@ impl Source {
     }
 
     /// Connect's own events (contact events, Contact Lens matches): the automatic paths, where the
-    /// unit is the contact rather than the event (see `token`).
+    /// unit is the contact rather than the event (see `client_token`).
     pub fn is_automatic(self) -> bool {
         self.purpose().is_some()
     }
@@ -132,7 +132,7 @@ pub struct Intent {
     pub user: Field,
     /// Absent: the configured default capabilities.
     pub capabilities: Field,
-    /// Absent: derived (see `token`).
+    /// Absent: derived (see `client_token`).
     pub client_token: Field,
     /// The contact's initiation method, where the event reports it.
     pub initiation_method: Field,
@@ -321,8 +321,12 @@ fn batch(records: &RawValue) -> Result<Vec<Record>, MonitorError> {
             ));
         }
         let message_id = message.message_id.unwrap_or_default();
-        ids::token_text(&format!("Records[{index}].messageId"), &message_id, ids::MAX_EVENT_ID)
-            .map_err(MonitorError::invalid)?;
+        identifiers::token_text(
+            &format!("Records[{index}].messageId"),
+            &message_id,
+            identifiers::MAX_EVENT_ID,
+        )
+        .map_err(MonitorError::invalid)?;
         let receive_count = message
             .attributes
             .get("ApproximateReceiveCount")
@@ -552,7 +556,7 @@ fn request_fields(raw: RawEvent, source: Source, paths: &Paths, fallback_event_i
     let instance = match (raw.instance_id, raw.instance_arn) {
         (None, arn @ Some(_)) => Field::new(paths.instance_arn, arn),
         (id, None) => Field::new(paths.instance_id, id),
-        // Both given: validation reports it (see `request::validate`).
+        // Both given: validation reports it (see `plan::validate`).
         (Some(_), Some(_)) => Field::new(BOTH_INSTANCE_FIELDS, None),
     };
     let event_id = match (source, raw.event_id) {

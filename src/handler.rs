@@ -18,17 +18,17 @@ use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 
-use crate::calls::Operation;
+use crate::budget::Pacer;
 use crate::config::Config;
 use crate::connect::Connect;
+use crate::connect::Operation;
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{self, Intent, Payload, Source};
 use crate::metrics::{Metrics, Sink, Tally};
 use crate::outcome::{Outcome, SkipReason};
-use crate::pace::Pacer;
 use crate::pipeline::{self, Env, Plan, Resolved};
+use crate::plan::{Decision, Supervisor, Target, Validated, validate};
 use crate::pool::{PoolState, Snapshots};
-use crate::request::{Decision, Supervisor, Target, Validated, validate};
 use crate::retry::Window;
 
 /// Time kept back from the invocation's deadline to report the outcome: the function answers

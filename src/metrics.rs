@@ -12,7 +12,7 @@
 //! - `ConnectCalls` per operation called, `[FunctionName, Operation]` (one per attempt, retries
 //!   counted: what Connect's quota counts), with `PacedRate` (calls per second) where the function is
 //!   paced (`CONNECT_CALLS_PER_SECOND`): the rate the budget allows that operation after the
-//!   invocation, lowered by throttles (see `pace`);
+//!   invocation, lowered by throttles (see `budget`);
 //! - for QA outcomes, `Started` and `Skipped` per rule, `[FunctionName, QaRule]`.
 //!
 //! Identifiers (contacts, events, supervisors) are never dimensions, and nothing from the customer
@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
-use crate::calls::Operation;
+use crate::connect::Operation;
 use crate::error::MonitorError;
 use crate::outcome::Outcome;
 

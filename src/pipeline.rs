@@ -18,22 +18,22 @@
 //!      (`CONTACT_ENDED`) from a configuration problem (an error). A pool member Connect refused
 //!      takes nobody else in this run; a pick that started nothing gives its seat back.
 //!
-//! Each call waits for its turn (`pace`) and must start and end before the deadline: a group the
+//! Each call waits for its turn (`budget`) and must start and end before the deadline: a group the
 //! invocation had no time left for fails with `DeadlineExceeded`, never silently.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use tokio::time::Instant;
 
-use crate::calls::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Operation, Present};
+use crate::budget::Pacer;
 use crate::config::Config;
 use crate::connect::{Call, Connect};
+use crate::connect::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Operation, Present};
 use crate::error::{ErrorKind, MonitorError};
-use crate::ids::Capabilities;
+use crate::identifiers::Capabilities;
 use crate::outcome::{Outcome, SkipReason};
-use crate::pace::Pacer;
+use crate::plan::{Supervisor, Target, live_check};
 use crate::pool::{Pick, PoolState, Seats, Snapshots};
-use crate::request::{Supervisor, Target, live_check};
 use crate::retry::{self, Window};
 
 /// What the pipeline works with, built once at init.
@@ -584,10 +584,10 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
+    use crate::client_token::{self, Purpose};
     use crate::connect::scripted::{Scripted, live};
     use crate::event::{self, Payload};
-    use crate::request::{Decision, validate};
-    use crate::token::{self, Purpose};
+    use crate::plan::{Decision, validate};
 
     const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
     const INST: &str = "1d2c3b4a-0000-4000-8000-00000000000a";
@@ -773,7 +773,7 @@ mod tests {
         let tokens: Vec<String> = connect.requests().iter().map(|r| r.client_token.clone()).collect();
         let expected: Vec<String> = ["c0", "c1", "c2", "c3", "c4"]
             .iter()
-            .map(|c| token::contact_pool_token(INST, c, Purpose::Qa))
+            .map(|c| client_token::contact_pool_token(INST, c, Purpose::Qa))
             .filter(|t| tokens.contains(t))
             .collect();
         assert_eq!(tokens.len(), 2);

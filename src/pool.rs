@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::calls::Present;
-use crate::token::{self, Purpose};
+use crate::client_token::{self, Purpose};
+use crate::connect::Present;
 
 /// How a pick ranks the members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,11 +153,11 @@ pub fn weight(rank: Rank<'_>, user_id: &str) -> u64 {
             instance_id,
             contact_id,
             purpose,
-        } => token::digest(
+        } => client_token::digest(
             b"monitor-contact/contact-pool-rank/v1",
             &[instance_id, contact_id, purpose.as_str(), user_id],
         ),
-        Rank::Event(event_id) => token::digest(b"monitor-contact/pool-rank/v1", &[event_id, user_id]),
+        Rank::Event(event_id) => client_token::digest(b"monitor-contact/pool-rank/v1", &[event_id, user_id]),
     };
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);

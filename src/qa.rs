@@ -2,7 +2,7 @@
 //!
 //! A JSON array of rules, read and validated once at init, applied to Amazon Connect contact events
 //! only. Rules are tried in order and the first whose matchers all hold decides: its `percent` (the
-//! same per-contact sampling as `SAMPLE_PERCENT`, see `sample`) and its `supervisors` (a pool for
+//! same per-contact sampling as `SAMPLE_PERCENT`, see `sampling`) and its `supervisors` (a pool for
 //! that rule's contacts; without one the function's default supervisor or pool applies).
 //!
 //! ```json
@@ -19,7 +19,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::ConfigError;
-use crate::ids;
+use crate::identifiers;
 
 /// The variable the rules come from.
 pub const VARIABLE: &str = "QA_RULES";
@@ -138,9 +138,9 @@ fn rule(number: usize, fields: &Map<String, Value>) -> Result<QaRule, String> {
         },
         Some(_) => return Err(format!("{} must be a whole number from 0 to 100", at("percent"))),
     };
-    let agents = id_list(fields.get("agents"), &at("agents"), ids::MAX_USER_ID)?;
-    let queues = id_list(fields.get("queues"), &at("queues"), ids::MAX_QUEUE_ID)?;
-    let supervisors = id_list(fields.get("supervisors"), &at("supervisors"), ids::MAX_USER_ID)?;
+    let agents = id_list(fields.get("agents"), &at("agents"), identifiers::MAX_USER_ID)?;
+    let queues = id_list(fields.get("queues"), &at("queues"), identifiers::MAX_QUEUE_ID)?;
+    let supervisors = id_list(fields.get("supervisors"), &at("supervisors"), identifiers::MAX_USER_ID)?;
     let channels = fields
         .get("channels")
         .map(|v| channels(v, &at("channels")))
@@ -181,7 +181,7 @@ fn channels(value: &Value, at: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::with_capacity(list.len());
     for channel in list {
         let upper = channel.to_ascii_uppercase();
-        if !ids::MONITORABLE_CHANNELS.contains(&upper.as_str()) {
+        if !identifiers::MONITORABLE_CHANNELS.contains(&upper.as_str()) {
             return Err(format!(
                 "{at} may list only VOICE and CHAT (any letter case): MonitorContact supports no other channel"
             ));
@@ -216,7 +216,7 @@ fn id_list(value: Option<&Value>, at: &str, max: usize) -> Result<Option<Vec<Str
     };
     let mut out: Vec<String> = Vec::new();
     for id in strings(value, at)? {
-        ids::identifier(&format!("each entry of {at}"), id, max)?;
+        identifiers::identifier(&format!("each entry of {at}"), id, max)?;
         if !out.iter().any(|o| o == id) {
             out.push(id.to_owned());
         }

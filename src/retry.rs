@@ -2,7 +2,7 @@
 //! and how long one attempt may take. Pure: `pipeline` runs the attempts and asks this module.
 //!
 //! Written here rather than left to the SDK's retry layer: the SDK retries with a fixed number of
-//! attempts and knows neither the invocation's deadline nor the per-API budget (`pace`), so its
+//! attempts and knows neither the invocation's deadline nor the per-API budget (`budget`), so its
 //! retries would go out unpaced and its back-off could outlast a contact flow's wait. Every attempt
 //! reuses the call's ClientToken, so a retry after an attempt whose answer was lost is a replay,
 //! never a second monitor.
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::calls::ConnectFailure;
+use crate::connect::ConnectFailure;
 
 /// The longest first back-off.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);

@@ -52,7 +52,7 @@ pub fn system_roots_requested(lookup: impl Fn(&str) -> Option<String>) -> bool {
 }
 
 /// How the SDK itself retries: not at all. The function retries each call itself, within the
-/// invocation's deadline and under its per-API budget (see `retry` and `pace`).
+/// invocation's deadline and under its per-API budget (see `retry` and `budget`).
 pub fn retry_config() -> RetryConfig {
     RetryConfig::disabled()
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use monitor_contact::token::{self, Purpose};
+use monitor_contact::client_token::{self, Purpose};
 use monitor_contact::{ErrorKind, Outcome, SkipReason};
 use serde_json::json;
 use support::connect_double::{ContactSpec, DESCRIBE_CONTACT, MONITOR_CONTACT, Scenario};
@@ -65,7 +65,10 @@ async fn two_contact_lens_rules_on_one_call_attach_one_supervisor_from_a_free_po
     let app = with_pool_of_five(&double);
     let first = invoke(&app, &contact_lens_event("cl-1", VOICE, "Negative sentiment")).await;
     let (_, token, _) = started(&first);
-    assert_eq!(token, token::contact_pool_token(INSTANCE, VOICE, Purpose::Escalation));
+    assert_eq!(
+        token,
+        client_token::contact_pool_token(INSTANCE, VOICE, Purpose::Escalation)
+    );
     let second = invoke(&app, &contact_lens_event("cl-2", VOICE, "Asks for a manager")).await;
     served_by(&first, &second);
     // A redelivery of either changes nothing.
@@ -82,7 +85,7 @@ async fn initiated_then_connected_to_agent_attach_one_monitor() {
     let (_, token, user) = started(&initiated);
     assert_eq!(
         (token, user.as_str()),
-        (token::contact_token(INSTANCE, VOICE, SUPERVISOR), SUPERVISOR)
+        (client_token::contact_token(INSTANCE, VOICE, SUPERVISOR), SUPERVISOR)
     );
     let connected = invoke(&app, &contact_event("ev-connected", VOICE, "CONNECTED_TO_AGENT")).await;
     served_by(&initiated, &connected);
@@ -271,7 +274,7 @@ async fn every_payload_gets_one_of_the_functions_answers() {
     // A flow whose parameters came from unset attributes: the defaults apply.
     let (_, token, user) = started(&invoke(&app, &sample("contact-flow-empty-parameters.json")).await);
     assert_eq!(user, SUPERVISOR);
-    assert_eq!(token, token::client_token(VOICE, INSTANCE, VOICE, SUPERVISOR));
+    assert_eq!(token, client_token::client_token(VOICE, INSTANCE, VOICE, SUPERVISOR));
     // Not JSON at all.
     for text in ["hello", "", "{\"InstanceId\":", "\u{feff}"] {
         assert_eq!(

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use monitor_contact::token::{self, Purpose};
+use monitor_contact::client_token::{self, Purpose};
 use serde_json::json;
 use support::connect_double::{
     ContactSpec, DESCRIBE_CONTACT, Failure, GET_CURRENT_USER_DATA, MONITOR_CONTACT, Scenario,
@@ -75,10 +75,10 @@ async fn a_batch_costs_one_user_data_call_and_one_monitor_per_contact_and_purpos
         .map(|r| r.json()["ClientToken"].as_str().unwrap_or_default().to_owned())
         .collect();
     for expected in [
-        token::contact_pool_token(INSTANCE, &contact(1), Purpose::Qa),
-        token::contact_pool_token(INSTANCE, &contact(1), Purpose::Escalation),
-        token::contact_pool_token(INSTANCE, &contact(2), Purpose::Qa),
-        token::contact_pool_token(INSTANCE, &contact(4), Purpose::Qa),
+        client_token::contact_pool_token(INSTANCE, &contact(1), Purpose::Qa),
+        client_token::contact_pool_token(INSTANCE, &contact(1), Purpose::Escalation),
+        client_token::contact_pool_token(INSTANCE, &contact(2), Purpose::Qa),
+        client_token::contact_pool_token(INSTANCE, &contact(4), Purpose::Qa),
     ] {
         assert!(tokens.contains(&expected), "{expected} in {tokens:?}");
     }
@@ -233,7 +233,7 @@ async fn a_pick_that_lost_a_race_is_retryable_and_the_redelivery_picks_again() {
         .iter()
         .map(|r| r.json()["ClientToken"].clone())
         .collect();
-    let token = json!(token::contact_pool_token(INSTANCE, &contact(1), Purpose::Qa));
+    let token = json!(client_token::contact_pool_token(INSTANCE, &contact(1), Purpose::Qa));
     assert_eq!(tokens, [token.clone(), token], "the same token both times");
     assert_eq!(double.requests_for(GET_CURRENT_USER_DATA).len(), 2, "ranked again");
 }

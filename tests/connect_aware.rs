@@ -4,7 +4,7 @@
 
 mod support;
 
-use monitor_contact::token::{self, Purpose};
+use monitor_contact::client_token::{self, Purpose};
 use monitor_contact::{ErrorKind, Outcome, SkipReason};
 use serde_json::{Value, json};
 use support::connect_double::{DESCRIBE_CONTACT, Failure, GET_CURRENT_USER_DATA, MONITOR_CONTACT, Scenario};
@@ -22,7 +22,7 @@ async fn a_pool_pick_goes_to_an_eligible_member_with_one_call_of_each_api() {
     );
     assert_eq!(
         token,
-        token::contact_pool_token(INSTANCE, VOICE, Purpose::Qa),
+        client_token::contact_pool_token(INSTANCE, VOICE, Purpose::Qa),
         "the monitor's token: (instance, contact, purpose)"
     );
     assert!(arn.contains(&format!("instance/{INSTANCE}/contact/")), "{arn}");
@@ -153,7 +153,7 @@ async fn named_supervisors_keep_the_core_rules_next_to_a_pool() {
     let (_, token, user) = started(&invoke(&app, &named).await);
     assert_eq!(
         (user.as_str(), token),
-        (AGENT, token::client_token("named-1", INSTANCE, VOICE, AGENT))
+        (AGENT, client_token::client_token("named-1", INSTANCE, VOICE, AGENT))
     );
     assert_eq!(
         operations(&double),
@@ -185,7 +185,7 @@ async fn a_contact_lens_escalation_takes_a_pool_member() {
             assert_eq!(contact_id, CHAT);
             assert_eq!(
                 client_token,
-                &token::contact_pool_token(INSTANCE, CHAT, Purpose::Escalation)
+                &client_token::contact_pool_token(INSTANCE, CHAT, Purpose::Escalation)
             );
             assert!(rule_name.is_some());
         }

@@ -112,7 +112,7 @@ async fn a_contact_lens_escalation_attaches_a_supervisor_and_names_its_rule() {
         }) => {
             assert_eq!(rule_name.as_deref(), Some("Customer upset - escalate"));
             assert_eq!(contact_id, VOICE);
-            let expected = monitor_contact::token::contact_token(INSTANCE, VOICE, SUPERVISOR);
+            let expected = monitor_contact::client_token::contact_token(INSTANCE, VOICE, SUPERVISOR);
             assert_eq!(client_token, &expected, "the monitor's token, not the event's");
         }
         other => panic!("expected STARTED, got {other:?}"),
@@ -130,7 +130,7 @@ async fn the_request_is_what_the_service_expects() {
     let (arn, token, user) = started(&result);
     assert_eq!(
         token,
-        monitor_contact::token::client_token("qa-review-2026-11-22-0001", INSTANCE, VOICE, SUPERVISOR)
+        monitor_contact::client_token::client_token("qa-review-2026-11-22-0001", INSTANCE, VOICE, SUPERVISOR)
     );
     assert_eq!(user, SUPERVISOR);
     assert!(

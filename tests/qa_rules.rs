@@ -4,7 +4,7 @@
 
 mod support;
 
-use monitor_contact::token::{self, Purpose};
+use monitor_contact::client_token::{self, Purpose};
 use monitor_contact::{Outcome, SkipReason};
 use serde_json::{Value, json};
 use support::connect_double::{GET_CURRENT_USER_DATA, MONITOR_CONTACT, Scenario};
@@ -64,7 +64,7 @@ async fn a_rules_own_pool_serves_its_contacts_and_the_functions_pool_the_others(
     let new_hire = invoke(&app, &contact_on("ev-1", VOICE, Some(NEW_HIRE), BILLING, "VOICE")).await;
     let (_, token, user) = started(&new_hire);
     assert_eq!(user, COACH);
-    assert_eq!(token, token::contact_pool_token(INSTANCE, VOICE, Purpose::Qa));
+    assert_eq!(token, client_token::contact_pool_token(INSTANCE, VOICE, Purpose::Qa));
     assert_eq!(
         qa_rule(&new_hire).as_deref(),
         Some("new-hires"),

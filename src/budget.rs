@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::calls::Operation;
+use crate::connect::Operation;
 
 /// A throttle divides the rate by this.
 const DECREASE: f64 = 2.0;

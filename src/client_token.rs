@@ -220,7 +220,7 @@ mod tests {
     fn shape() {
         let t = client_token(E, I, C, U);
         assert_eq!(t.len(), 68);
-        assert!(t.len() <= crate::ids::MAX_CLIENT_TOKEN);
+        assert!(t.len() <= crate::identifiers::MAX_CLIENT_TOKEN);
         assert!(t[4..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     }
 

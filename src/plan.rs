@@ -6,17 +6,17 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_connect::primitives::{DateTime, DateTimeFormat};
 
-use crate::calls::{ContactStatus, MonitorRequest};
+use crate::client_token;
 use crate::config::Config;
+use crate::connect::{ContactStatus, MonitorRequest};
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{BOTH_INSTANCE_FIELDS, ContactRef, Field, Intent, Source};
-use crate::ids::{self, Capabilities};
-use crate::loose::Loose;
+use crate::identifiers::{self, Capabilities};
+use crate::lenient_json::Loose;
 use crate::outcome::SkipReason;
 use crate::pool::Rank;
 use crate::qa::{self, Facts};
-use crate::sample;
-use crate::token;
+use crate::sampling;
 
 /// What an Amazon Connect contact event says about the contact, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub struct Target {
     pub contact_id: String,
     pub supervisor: Supervisor,
     pub capabilities: Capabilities,
-    /// Given by the event, or derived (see `token`).
+    /// Given by the event, or derived (see `client_token`).
     pub client_token: String,
     /// Connect's own events: the token names the monitor (instance, contact, and the user or the
     /// purpose), so every event about the contact shares it.
@@ -175,7 +175,7 @@ fn checked(field: &Field, value: &str, rule: Checker, max: usize) -> Result<Stri
 }
 
 /// Reads an ARN of a resource of an instance: the instance and the resource's ID.
-type ArnReader = fn(&str, &str) -> Result<(ids::Instance, String), String>;
+type ArnReader = fn(&str, &str) -> Result<(identifiers::Instance, String), String>;
 
 /// The ID in an optional ARN field of a contact event (`detail.agentInfo.agentArn`, ...).
 fn arn_id(field: &Field, read: ArnReader) -> Result<Option<String>, MonitorError> {
@@ -211,17 +211,21 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
     let event_id = checked(
         &intent.event_id,
         required(&intent.event_id)?,
-        ids::token_text,
-        ids::MAX_EVENT_ID,
+        identifiers::token_text,
+        identifiers::MAX_EVENT_ID,
     )?;
-    let user_id = optional(&intent.user, ids::identifier, ids::MAX_USER_ID)?;
+    let user_id = optional(&intent.user, identifiers::identifier, identifiers::MAX_USER_ID)?;
     let capabilities = asked_capabilities(&intent.capabilities)?;
-    let client_token = optional(&intent.client_token, ids::token_text, ids::MAX_CLIENT_TOKEN)?;
+    let client_token = optional(
+        &intent.client_token,
+        identifiers::token_text,
+        identifiers::MAX_CLIENT_TOKEN,
+    )?;
     let initiation_method = string(&intent.initiation_method)?.map(str::to_owned);
     let rule_name = match &intent.rule_name {
         Some(field) => {
             let name = required(field)?;
-            ids::label(field.path, name, MAX_RULE_NAME).map_err(MonitorError::invalid)?;
+            identifiers::label(field.path, name, MAX_RULE_NAME).map_err(MonitorError::invalid)?;
             Some(name.to_owned())
         }
         None => None,
@@ -230,8 +234,8 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
         Some(state) => Some(ContactFacts {
             event_type: required(&state.event_type)?.to_owned(),
             channel: required(&state.channel)?.to_ascii_uppercase(),
-            agent_id: arn_id(&state.agent, ids::agent_arn)?,
-            queue_id: arn_id(&state.queue, ids::queue_arn)?,
+            agent_id: arn_id(&state.agent, identifiers::agent_arn)?,
+            queue_id: arn_id(&state.queue, identifiers::queue_arn)?,
         }),
         None => None,
     };
@@ -260,9 +264,10 @@ fn instance_and_contact(intent: &Intent, config: &Config) -> Result<(String, Str
     }
     let (instance, contact_id) = match &intent.contact {
         ContactRef::Arn(arn) => {
-            let (instance, contact_id) = ids::contact_arn(arn.path, required(arn)?).map_err(MonitorError::invalid)?;
+            let (instance, contact_id) =
+                identifiers::contact_arn(arn.path, required(arn)?).map_err(MonitorError::invalid)?;
             if let Some(named) = string(&intent.instance)? {
-                let named = ids::instance(intent.instance.path, named).map_err(MonitorError::invalid)?;
+                let named = identifiers::instance(intent.instance.path, named).map_err(MonitorError::invalid)?;
                 if named.id != instance.id {
                     return Err(MonitorError::invalid(format!(
                         "{} and {} name different instances",
@@ -273,8 +278,13 @@ fn instance_and_contact(intent: &Intent, config: &Config) -> Result<(String, Str
             (instance, contact_id)
         }
         ContactRef::Id(contact) => (
-            ids::instance(intent.instance.path, required(&intent.instance)?).map_err(MonitorError::invalid)?,
-            checked(contact, required(contact)?, ids::identifier, ids::MAX_CONTACT_ID)?,
+            identifiers::instance(intent.instance.path, required(&intent.instance)?).map_err(MonitorError::invalid)?,
+            checked(
+                contact,
+                required(contact)?,
+                identifiers::identifier,
+                identifiers::MAX_CONTACT_ID,
+            )?,
         ),
     };
     if let Some(region) = &instance.region
@@ -411,7 +421,7 @@ impl Validated {
             return Ok(None);
         };
         if config.qa_rules.is_empty() {
-            return match sample::sampled(&self.contact_id, config.sample_percent) {
+            return match sampling::sampled(&self.contact_id, config.sample_percent) {
                 true => Ok(None),
                 false => Err((SkipReason::NotSampled, None)),
             };
@@ -425,7 +435,7 @@ impl Validated {
             return Err((SkipReason::NoMatchingRule, None));
         };
         let rule = &config.qa_rules[index];
-        if !sample::sampled(&self.contact_id, rule.percent) {
+        if !sampling::sampled(&self.contact_id, rule.percent) {
             return Err((SkipReason::NotSampled, Some(rule.name.clone())));
         }
         Ok(Some(index))
@@ -459,21 +469,23 @@ impl Validated {
         Ok(supervisor)
     }
 
-    /// The ClientToken: the event's own, or derived (see `token`): per contact on the automatic
+    /// The ClientToken: the event's own, or derived (see `client_token`): per contact on the automatic
     /// paths, per event otherwise.
     fn token(&self, supervisor: &Supervisor) -> String {
         match (&self.client_token, supervisor, self.source.purpose()) {
             (Some(t), _, _) => t.clone(),
             (None, Supervisor::Named(user_id), Some(_)) => {
-                token::contact_token(&self.instance_id, &self.contact_id, user_id)
+                client_token::contact_token(&self.instance_id, &self.contact_id, user_id)
             }
             (None, Supervisor::Pool(_), Some(purpose)) => {
-                token::contact_pool_token(&self.instance_id, &self.contact_id, purpose)
+                client_token::contact_pool_token(&self.instance_id, &self.contact_id, purpose)
             }
             (None, Supervisor::Named(user_id), None) => {
-                token::client_token(&self.event_id, &self.instance_id, &self.contact_id, user_id)
+                client_token::client_token(&self.event_id, &self.instance_id, &self.contact_id, user_id)
             }
-            (None, Supervisor::Pool(_), None) => token::pool_token(&self.event_id, &self.instance_id, &self.contact_id),
+            (None, Supervisor::Pool(_), None) => {
+                client_token::pool_token(&self.event_id, &self.instance_id, &self.contact_id)
+            }
         }
     }
 }
@@ -483,8 +495,8 @@ impl Validated {
 #[allow(clippy::too_many_lines)]
 mod tests {
     use super::*;
+    use crate::client_token::Purpose;
     use crate::event;
-    use crate::token::Purpose;
     use std::time::Duration;
 
     const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
@@ -576,7 +588,7 @@ mod tests {
         assert_eq!(r.contact_id, CONTACT);
         assert_eq!(r.user_id, SUP);
         assert_eq!(r.capabilities, Capabilities::SilentMonitor);
-        assert_eq!(r.client_token, token::client_token("e1", INST, CONTACT, SUP));
+        assert_eq!(r.client_token, client_token::client_token("e1", INST, CONTACT, SUP));
     }
 
     #[test]
@@ -608,7 +620,7 @@ mod tests {
         let r = monitor(&contact_event("CONNECTED_TO_AGENT", "CHAT", "INBOUND"), &c);
         assert_eq!(
             r.client_token,
-            token::contact_token(INST, CONTACT, SUP),
+            client_token::contact_token(INST, CONTACT, SUP),
             "the monitor's token, not the event's"
         );
         let c = config(&[("TRIGGER_EVENT_TYPES", "QUEUED"), ("MONITORED_CHANNELS", "VOICE")]);
@@ -625,7 +637,7 @@ mod tests {
     #[test]
     fn sampling_applies_to_contact_events_and_is_the_same_for_every_event_of_a_contact() {
         // CONTACT's bucket decides: sampled at any percentage above it, skipped at or below it.
-        let bucket = sample::bucket(CONTACT);
+        let bucket = sampling::bucket(CONTACT);
         let taken = config(&[("SAMPLE_PERCENT", &(bucket + 1).to_string())]);
         let left = config(&[("SAMPLE_PERCENT", &bucket.to_string())]);
         assert!(matches!(
@@ -666,14 +678,14 @@ mod tests {
         let c = pool_config(&[]);
         let t = target(&direct(""), &c);
         assert_eq!(t.supervisor, Supervisor::Pool(PoolRef::Global));
-        assert_eq!(t.client_token, token::pool_token("e1", INST, CONTACT));
+        assert_eq!(t.client_token, client_token::pool_token("e1", INST, CONTACT));
         assert_eq!(t.request("p2".into()).client_token, t.client_token, "whoever is picked");
         // Contact Lens escalations and contact events without a supervisor too.
         let t = target(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &c);
         assert_eq!(t.supervisor, Supervisor::Pool(PoolRef::Global));
         // A named supervisor keeps the core's rule; pool members are allowed, others are not.
         let r = monitor(&direct(r#""UserId":"p1","#), &c);
-        assert_eq!(r.client_token, token::client_token("e1", INST, CONTACT, "p1"));
+        assert_eq!(r.client_token, client_token::client_token("e1", INST, CONTACT, "p1"));
         assert_eq!(
             fails(&direct(&format!(r#""UserId":"{OTHER}","#)), &c).kind,
             ErrorKind::SupervisorNotAllowed
@@ -800,7 +812,7 @@ mod tests {
         assert_eq!((v.instance_id.as_str(), v.contact_id.as_str()), (INST, CONTACT));
         assert_eq!(v.rule_name.as_deref(), Some("Customer upset"));
         let r = monitor(&json, &c);
-        assert_eq!(r.client_token, token::contact_token(INST, CONTACT, SUP));
+        assert_eq!(r.client_token, client_token::contact_token(INST, CONTACT, SUP));
         // Escalations are never sampled out.
         assert!(matches!(
             run(&json, &config(&[("SAMPLE_PERCENT", "0")])),
@@ -911,7 +923,7 @@ mod tests {
         let r = monitor(&flow("INBOUND", ""), &c);
         assert_eq!(
             r.client_token,
-            token::client_token(CONTACT, INST, CONTACT, SUP),
+            client_token::client_token(CONTACT, INST, CONTACT, SUP),
             "event ID defaults to the ContactId"
         );
         let r = monitor(
@@ -921,7 +933,7 @@ mod tests {
             ),
             &c,
         );
-        assert_eq!(r.client_token, token::client_token("flow-1", INST, CONTACT, SUP));
+        assert_eq!(r.client_token, client_token::client_token("flow-1", INST, CONTACT, SUP));
         assert_eq!(r.capabilities, Capabilities::SilentMonitor);
         // Parameters filled from unset contact attributes arrive empty: the defaults apply.
         let r = monitor(
@@ -936,7 +948,7 @@ mod tests {
             (
                 SUP,
                 Capabilities::SilentMonitor,
-                token::client_token(CONTACT, INST, CONTACT, SUP)
+                client_token::client_token(CONTACT, INST, CONTACT, SUP)
             )
         );
         // Direct invocations keep empty values as errors.
@@ -971,7 +983,7 @@ mod tests {
             initiated.client_token, connected.client_token,
             "one monitor for the contact"
         );
-        assert_eq!(initiated.client_token, token::contact_token(INST, CONTACT, SUP));
+        assert_eq!(initiated.client_token, client_token::contact_token(INST, CONTACT, SUP));
         assert!(initiated.contact_scoped);
         // Two Contact Lens rules on one contact: one token, and the same as QA's for the same user.
         let arn = format!("arn:aws:connect:us-east-1:111122223333:instance/{INST}/contact/{CONTACT}");
@@ -988,10 +1000,13 @@ mod tests {
         let p = pool_config(&[]);
         let qa = target(&contact_event_with("CONNECTED_TO_AGENT", ""), &p);
         let escalation = target(&contact_lens(&arn, "", "upset").replace(r#","instanceArn":"""#, ""), &p);
-        assert_eq!(qa.client_token, token::contact_pool_token(INST, CONTACT, Purpose::Qa));
+        assert_eq!(
+            qa.client_token,
+            client_token::contact_pool_token(INST, CONTACT, Purpose::Qa)
+        );
         assert_eq!(
             escalation.client_token,
-            token::contact_pool_token(INST, CONTACT, Purpose::Escalation)
+            client_token::contact_pool_token(INST, CONTACT, Purpose::Escalation)
         );
         assert_eq!(
             qa.rank(),
@@ -1003,7 +1018,7 @@ mod tests {
         );
         // Custom events and direct requests keep the event's token, and rank by the event.
         let direct_pool = target(&direct(""), &p);
-        assert_eq!(direct_pool.client_token, token::pool_token("e1", INST, CONTACT));
+        assert_eq!(direct_pool.client_token, client_token::pool_token("e1", INST, CONTACT));
         assert_eq!(direct_pool.rank(), Rank::Event("e1"));
         assert!(!direct_pool.contact_scoped);
         let custom = format!(
@@ -1011,7 +1026,7 @@ mod tests {
         );
         assert_eq!(
             target(&custom, &c).client_token,
-            token::client_token("ev-9", INST, CONTACT, SUP)
+            client_token::client_token("ev-9", INST, CONTACT, SUP)
         );
     }
 
@@ -1126,7 +1141,7 @@ mod tests {
         assert_eq!(PoolRef::Rule(0).members(&c), ["coach".to_owned()]);
         assert_eq!(
             new_hire.client_token,
-            token::contact_pool_token(INST, CONTACT, Purpose::Qa)
+            client_token::contact_pool_token(INST, CONTACT, Purpose::Qa)
         );
         let other = target(&contact_event_with("CONNECTED_TO_AGENT", &agent("a-old")), &c);
         assert_eq!(other.qa_rule.as_deref(), Some("the-rest-of-voice"));
@@ -1155,7 +1170,7 @@ mod tests {
         );
         assert_eq!(target(&direct(""), &c).qa_rule, None);
         // Sampled per contact, as SAMPLE_PERCENT: the same answer for every event of the contact.
-        let bucket = sample::bucket(CONTACT);
+        let bucket = sampling::bucket(CONTACT);
         let rules = format!(r#"[{{"name": "some", "percent": {bucket}}}]"#);
         let c = qa_config(&rules, &[("TRIGGER_EVENT_TYPES", "INITIATED,CONNECTED_TO_AGENT")]);
         for event_type in ["INITIATED", "CONNECTED_TO_AGENT"] {
