@@ -48,6 +48,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// The purpose's name, as tokens and logs carry it.
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Qa => "qa",

@@ -18,16 +18,23 @@ pub enum SupervisorPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// The function's configuration, read once at init (see docs/configuration.md).
 pub struct Config {
     /// The region the function (and its Connect client) runs in.
     pub region: String,
+    /// `DEFAULT_SUPERVISOR_USER_ID`: who monitors an event that names nobody (no pool).
     pub default_supervisor: Option<String>,
+    /// `ALLOWED_SUPERVISOR_USER_IDS`: who may be attached.
     pub supervisors: SupervisorPolicy,
     /// `None`: every instance.
     pub allowed_instances: Option<Vec<String>>,
+    /// `DEFAULT_MONITOR_CAPABILITIES`: for events that name none.
     pub default_capabilities: Capabilities,
+    /// `ALLOW_BARGE`: whether BARGE may be asked for.
     pub allow_barge: bool,
+    /// `TRIGGER_EVENT_TYPES`: the contact event types that start monitoring.
     pub trigger_event_types: Vec<String>,
+    /// `MONITORED_CHANNELS`: VOICE and/or CHAT.
     pub monitored_channels: Vec<String>,
     /// Share of contact events (0..=100 %) that automatic monitoring takes; see `sampling`.
     pub sample_percent: u8,
@@ -138,6 +145,7 @@ impl Config {
             }
     }
 
+    /// Whether the instance is on `ALLOWED_INSTANCE_IDS` (every instance when unset).
     pub fn instance_allowed(&self, instance_id: &str) -> bool {
         self.allowed_instances
             .as_ref()

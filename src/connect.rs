@@ -32,12 +32,14 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation, in the order of per-operation counters.
     pub const ALL: [Operation; 3] = [
         Operation::DescribeContact,
         Operation::GetCurrentUserData,
         Operation::MonitorContact,
     ];
 
+    /// The operation's name in Connect's API (and in metrics).
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::DescribeContact => "DescribeContact",
@@ -59,17 +61,24 @@ impl Operation {
 /// The MonitorContact call to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorRequest {
+    /// Connect's InstanceId.
     pub instance_id: String,
+    /// The contact to monitor.
     pub contact_id: String,
+    /// The supervisor who monitors.
     pub user_id: String,
+    /// AllowedMonitorCapabilities.
     pub capabilities: Capabilities,
+    /// The ClientToken: the same for every retry of the same monitor.
     pub client_token: String,
 }
 
 /// The monitoring contact MonitorContact created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Monitoring {
+    /// The monitoring contact's ID.
     pub contact_id: String,
+    /// The monitoring contact's ARN.
     pub contact_arn: String,
 }
 
@@ -88,6 +97,7 @@ pub struct ContactStatus {
 /// A user GetCurrentUserData reports as logged in to the CCP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Present {
+    /// The user's ID.
     pub user_id: String,
     /// Contacts the user is monitoring now (their contacts with initiation method MONITOR that have
     /// not ended); contacts they handle as an agent do not count.
@@ -97,11 +107,17 @@ pub struct Present {
 /// How a call failed, as the service (or the network) reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectFailure {
+    /// InvalidRequestException (or InvalidParameterException, or another 4xx).
     InvalidRequest(String),
+    /// IdempotencyException: the ClientToken was used for other parameters.
     Idempotency(String),
+    /// AccessDeniedException, or credentials Connect refused.
     AccessDenied(String),
+    /// ResourceNotFoundException.
     NotFound(String),
+    /// ServiceQuotaExceededException (MonitorContact: the supervisor is not logged in or at their limit).
     QuotaExceeded(String),
+    /// ThrottlingException (or HTTP 429).
     Throttling(String),
     /// 5xx, time-outs, connection failures, unreadable answers.
     Unavailable(String),
@@ -280,14 +296,21 @@ where
 /// The call that failed, for [`ConnectFailure::explain`].
 #[derive(Debug, Clone, Copy)]
 pub enum Call<'a> {
+    /// DescribeContact of a contact.
     DescribeContact {
+        /// The instance.
         instance_id: &'a str,
+        /// The contact.
         contact_id: &'a str,
     },
+    /// GetCurrentUserData for the pools.
     GetCurrentUserData {
+        /// The instance.
         instance_id: &'a str,
     },
+    /// MonitorContact.
     MonitorContact {
+        /// What was asked.
         request: &'a MonitorRequest,
         /// The supervisor was picked from a pool.
         pooled: bool,
@@ -298,6 +321,7 @@ pub enum Call<'a> {
 }
 
 impl Call<'_> {
+    /// The API operation this call is.
     pub fn operation(&self) -> Operation {
         match self {
             Call::DescribeContact { .. } => Operation::DescribeContact,

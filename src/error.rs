@@ -46,6 +46,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind.
     pub const ALL: [ErrorKind; 14] = [
         ErrorKind::UnrecognizedEvent,
         ErrorKind::InvalidEvent,
@@ -63,6 +64,7 @@ impl ErrorKind {
         ErrorKind::RetryTooLate,
     ];
 
+    /// The `errorType`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::UnrecognizedEvent => "UnrecognizedEvent",
@@ -104,6 +106,7 @@ pub enum Retry {
 /// counted as `Failed` with its `ErrorType` dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meaning {
+    /// Whether sending the same event again can succeed.
     pub retry: Retry,
     /// WARN for what the sender or a supervisor's state explains; ERROR for what needs an operator
     /// or a retry.
@@ -149,11 +152,14 @@ impl fmt::Display for ErrorKind {
 /// A failed invocation: returned to Lambda as `{"errorType": kind, "errorMessage": message}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorError {
+    /// The `errorType`.
     pub kind: ErrorKind,
+    /// What was wrong, and what to do; never a value from the event.
     pub message: String,
 }
 
 impl MonitorError {
+    /// An error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         MonitorError {
             kind,
@@ -161,6 +167,7 @@ impl MonitorError {
         }
     }
 
+    /// An `InvalidEvent` error.
     pub fn invalid(message: impl Into<String>) -> Self {
         MonitorError::new(ErrorKind::InvalidEvent, message)
     }
@@ -186,7 +193,9 @@ impl From<MonitorError> for Diagnostic {
 /// Bad configuration: the function refuses to start, naming the variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The variable that is wrong.
     pub variable: &'static str,
+    /// What is wrong with it, naming it and the rule.
     pub message: String,
 }
 

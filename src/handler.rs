@@ -60,12 +60,15 @@ pub fn time_budget(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
 
 /// What the handler needs, built once at init and kept by the execution environment.
 pub struct App<C> {
+    /// The configuration.
     pub config: Config,
+    /// The Connect seam.
     pub connect: C,
     /// `CONNECT_CALLS_PER_SECOND`, per Connect API.
     pub pacer: Pacer,
     /// GetCurrentUserData's answers kept for `USER_DATA_CACHE_SECONDS`.
     pub snapshots: Snapshots,
+    /// Where the metrics go.
     pub metrics: Metrics,
 }
 
@@ -232,7 +235,9 @@ async fn resolve<C: Connect>(
 /// One event, planned: what to do, and what its log line says so far.
 #[derive(Debug, Clone)]
 pub struct Planned {
+    /// What the event's log line says so far.
     pub log: EventLog,
+    /// What to do, or why nothing can be done.
     pub plan: Result<Plan, MonitorError>,
 }
 

@@ -11,26 +11,28 @@
 
 // Functions short enough to read at once: clippy.toml sets the limit (60 lines).
 #![warn(clippy::too_many_lines)]
+// What tests, examples and benches use is public, and documented; the rest is the crate's own.
+#![warn(missing_docs)]
 
-pub mod budget;
+pub(crate) mod budget;
 pub mod client_token;
 pub mod config;
 pub mod connect;
 pub mod error;
-pub mod event;
+pub(crate) mod event;
 pub mod handler;
-pub mod identifiers;
-pub mod lenient_json;
+pub(crate) mod identifiers;
+pub(crate) mod lenient_json;
 pub mod logging;
 pub mod metrics;
 pub mod outcome;
-pub mod pipeline;
-pub mod plan;
-pub mod pool;
-pub mod qa;
-pub mod retry;
+pub(crate) mod pipeline;
+pub(crate) mod plan;
+pub(crate) mod pool;
+pub(crate) mod qa;
+pub(crate) mod retry;
 pub mod runtime;
-pub mod sampling;
+pub(crate) mod sampling;
 pub mod sdk;
 
 pub use config::Config;

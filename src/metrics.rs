@@ -41,6 +41,7 @@ use crate::outcome::Outcome;
 /// What one invocation did, counted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
+    /// Monitors started (or replayed).
     pub started: u32,
     /// By skip reason.
     pub skipped: BTreeMap<&'static str, u32>,
@@ -50,11 +51,14 @@ pub struct Tally {
     pub qa: BTreeMap<String, (u32, u32)>,
     /// Calls made, per operation in the order of [`Operation::ALL`].
     pub calls: [u32; 3],
+    /// Attempts Connect answered with throttling.
     pub throttled: u64,
     /// The rate each operation is paced at after the invocation (`None`: not paced), per
     /// operation in the order of [`Operation::ALL`].
     pub paced: [Option<f64>; 3],
+    /// Eligible pool members GetCurrentUserData showed, when a pool pick happened.
     pub pool_eligible: Option<u32>,
+    /// How long the invocation took.
     pub duration: Duration,
 }
 
@@ -82,6 +86,7 @@ impl Tally {
 /// Where metric documents go.
 #[derive(Debug, Clone)]
 pub enum Sink {
+    /// Standard output, where Lambda sends it to CloudWatch Logs.
     Stdout,
     /// Kept in memory (tests, local runs).
     Memory(Arc<Mutex<Vec<String>>>),
@@ -110,6 +115,7 @@ pub fn level_for(lambda_log_level: Option<&str>) -> Option<&'static str> {
 }
 
 impl Metrics {
+    /// Metrics into `namespace` (`None`: off) for `function_name`, carrying `level`, written to `sink`.
     pub fn new(namespace: Option<String>, function_name: String, level: Option<&'static str>, sink: Sink) -> Metrics {
         Metrics {
             namespace,

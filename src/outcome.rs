@@ -32,6 +32,7 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason.
     pub const ALL: [SkipReason; 10] = [
         SkipReason::NotATriggerEvent,
         SkipReason::MonitorContact,
@@ -45,6 +46,7 @@ impl SkipReason {
         SkipReason::NoMatchingRule,
     ];
 
+    /// The reason as the output and the metrics spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::NotATriggerEvent => "NOT_A_TRIGGER_EVENT",
@@ -63,14 +65,20 @@ impl SkipReason {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "Status", rename_all = "SCREAMING_SNAKE_CASE")]
+/// What an event came to, short of an error: the flat object a contact flow reads.
 pub enum Outcome {
+    /// A monitor started, or the monitor this event stands for (a replay of its ClientToken).
     #[serde(rename_all = "PascalCase")]
     Started {
+        /// The monitoring contact's ARN.
         contact_arn: String,
+        /// The monitoring contact's ID.
         monitor_contact_id: String,
         /// The monitored contact.
         contact_id: String,
+        /// The supervisor.
         user_id: String,
+        /// The ClientToken sent.
         client_token: String,
         /// The Contact Lens rule that asked for the supervisor (escalations only).
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,9 +87,12 @@ pub enum Outcome {
         #[serde(skip_serializing_if = "Option::is_none")]
         qa_rule: Option<String>,
     },
+    /// Nothing to do, by design.
     #[serde(rename_all = "PascalCase")]
     Skipped {
+        /// Why.
         reason: SkipReason,
+        /// The contact the event is about.
         contact_id: String,
         /// The QA rule that decided (contact events under `QA_RULES`).
         #[serde(skip_serializing_if = "Option::is_none")]
