@@ -26,8 +26,8 @@ use crate::error::{ErrorKind, MonitorError};
 use crate::event::{self, Intent, Payload, Source};
 use crate::metrics::{Metrics, Sink, Tally};
 use crate::outcome::{Outcome, SkipReason};
-use crate::pipeline::{self, Env, Plan, Resolved};
-use crate::plan::{Decision, Supervisor, Target, Validated, validate};
+use crate::pipeline::{self, Env, Resolved};
+use crate::plan::{Plan, Supervisor, Target, Validated, validate};
 use crate::pool::{PoolState, Snapshots};
 use crate::retry::Window;
 
@@ -249,20 +249,12 @@ pub fn plan(config: &Config, intent: Result<Intent, MonitorError>, now: SystemTi
         log.source = Some(intent.source);
         let validated = validate(&intent, config)?;
         log.record_validated(&validated);
-        match validated.decide(config, now)? {
-            Decision::Skip { reason, qa_rule } => {
-                log.qa_rule.clone_from(&qa_rule);
-                Ok(Plan::Done(Outcome::Skipped {
-                    reason,
-                    contact_id: validated.contact_id,
-                    qa_rule,
-                }))
-            }
-            Decision::Monitor(target) => {
-                log.record_target(&target);
-                Ok(Plan::Call(target))
-            }
+        let plan = validated.decide(config, now)?;
+        match &plan {
+            Plan::Done(outcome) => log.qa_rule = outcome.qa_rule().map(str::to_owned),
+            Plan::Call(target) => log.record_target(target),
         }
+        Ok(plan)
     });
     Planned { log, plan }
 }

@@ -32,7 +32,7 @@ use crate::connect::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, 
 use crate::error::{ErrorKind, MonitorError};
 use crate::identifiers::Capabilities;
 use crate::outcome::{Outcome, SkipReason};
-use crate::plan::{Supervisor, Target, live_check};
+use crate::plan::{Plan, Supervisor, Target, live_check};
 use crate::pool::{Pick, PoolState, Seats, Snapshots};
 use crate::retry::{self, Window};
 
@@ -42,15 +42,6 @@ pub struct Env<'a, C> {
     pub config: &'a Config,
     pub pacer: &'a Pacer,
     pub snapshots: &'a Snapshots,
-}
-
-/// What the in-process part of an invocation decided for one event (see `handler::plan`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// Nothing to call: the outcome is final (a skip).
-    Done(Outcome),
-    /// Call Connect for this target.
-    Call(Target),
 }
 
 /// An event's outcome, and what its log line says about the supervisor.
@@ -587,7 +578,7 @@ mod tests {
     use crate::client_token::{self, Purpose};
     use crate::connect::scripted::{Scripted, live};
     use crate::event::{self, Payload};
-    use crate::plan::{Decision, validate};
+    use crate::plan::validate;
 
     const SUP: &str = "5a1e5000-0000-4000-8000-000000000001";
     const INST: &str = "1d2c3b4a-0000-4000-8000-00000000000a";
@@ -619,7 +610,7 @@ mod tests {
         };
         let validated = validate(&intent, config).unwrap_or_else(|e| panic!("{e}"));
         match validated.decide(config, SystemTime::now()) {
-            Ok(Decision::Monitor(target)) => target,
+            Ok(Plan::Call(target)) => target,
             other => panic!("{json}: {other:?}"),
         }
     }

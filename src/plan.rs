@@ -13,7 +13,7 @@ use crate::error::{ErrorKind, MonitorError};
 use crate::event::{BOTH_INSTANCE_FIELDS, ContactRef, Field, Intent, Source};
 use crate::identifiers::{self, Capabilities};
 use crate::lenient_json::Loose;
-use crate::outcome::SkipReason;
+use crate::outcome::{Outcome, SkipReason};
 use crate::pool::Rank;
 use crate::qa::{self, Facts};
 use crate::sampling;
@@ -131,20 +131,14 @@ impl Target {
     }
 }
 
+/// What was decided in process for one event: the Connect calls to make for a target, or the
+/// outcome already (a skip, naming the QA rule that decided, if one did).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Monitor(Target),
-    /// Nothing to do; `qa_rule` names the QA rule that decided, if one did.
-    Skip {
-        reason: SkipReason,
-        qa_rule: Option<String>,
-    },
-}
-
-impl Decision {
-    fn skip(reason: SkipReason) -> Decision {
-        Decision::Skip { reason, qa_rule: None }
-    }
+pub enum Plan {
+    /// Nothing to call: the outcome is final (a skip).
+    Done(Outcome),
+    /// Call Connect for this target.
+    Call(Target),
 }
 
 fn string(field: &Field) -> Result<Option<&str>, MonitorError> {
@@ -357,13 +351,20 @@ impl Validated {
     /// own, and acting on it would start a monitor of the monitor. Then the contact event's type
     /// and channel, the event's age (any EventBridge event), and for contact events the QA rules or
     /// `SAMPLE_PERCENT`.
-    pub fn decide(&self, config: &Config, now: SystemTime) -> Result<Decision, MonitorError> {
+    pub fn decide(&self, config: &Config, now: SystemTime) -> Result<Plan, MonitorError> {
+        let skip = |reason, qa_rule| {
+            Ok(Plan::Done(Outcome::Skipped {
+                reason,
+                contact_id: self.contact_id.clone(),
+                qa_rule,
+            }))
+        };
         if let Some(reason) = self.skip_rule(config, now) {
-            return Ok(Decision::skip(reason));
+            return skip(reason, None);
         }
         let qa_rule = match self.qa_rule(config) {
             Ok(qa_rule) => qa_rule,
-            Err((reason, qa_rule)) => return Ok(Decision::Skip { reason, qa_rule }),
+            Err((reason, qa_rule)) => return skip(reason, qa_rule),
         };
         if !config.instance_allowed(&self.instance_id) {
             return Err(MonitorError::new(
@@ -379,7 +380,7 @@ impl Validated {
                 "BARGE was requested but this function is configured with ALLOW_BARGE=false; ask for SILENT_MONITOR only, or enable barge",
             ));
         }
-        Ok(Decision::Monitor(Target {
+        Ok(Plan::Call(Target {
             source: self.source,
             event_id: self.event_id.clone(),
             instance_id: self.instance_id.clone(),
@@ -538,12 +539,16 @@ mod tests {
         }
     }
 
-    fn run(json: &str, config: &Config) -> Result<Decision, MonitorError> {
+    fn run(json: &str, config: &Config) -> Result<Plan, MonitorError> {
         validate(&read(json)?, config)?.decide(config, now())
     }
 
-    fn skip(reason: SkipReason) -> Result<Decision, MonitorError> {
-        Ok(Decision::Skip { reason, qa_rule: None })
+    fn skip(reason: SkipReason) -> Result<Plan, MonitorError> {
+        Ok(Plan::Done(Outcome::Skipped {
+            reason,
+            contact_id: CONTACT.into(),
+            qa_rule: None,
+        }))
     }
 
     fn direct(fields: &str) -> String {
@@ -552,7 +557,7 @@ mod tests {
 
     fn target(json: &str, config: &Config) -> Target {
         match run(json, config) {
-            Ok(Decision::Monitor(t)) => t,
+            Ok(Plan::Call(t)) => t,
             other => panic!("{json}: {other:?}"),
         }
     }
@@ -626,7 +631,7 @@ mod tests {
         let c = config(&[("TRIGGER_EVENT_TYPES", "QUEUED"), ("MONITORED_CHANNELS", "VOICE")]);
         assert!(matches!(
             run(&contact_event("QUEUED", "VOICE", "INBOUND"), &c),
-            Ok(Decision::Monitor(_))
+            Ok(Plan::Call(_))
         ));
         assert_eq!(
             run(&contact_event("QUEUED", "CHAT", "INBOUND"), &c),
@@ -642,7 +647,7 @@ mod tests {
         let left = config(&[("SAMPLE_PERCENT", &bucket.to_string())]);
         assert!(matches!(
             run(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &taken),
-            Ok(Decision::Monitor(_))
+            Ok(Plan::Call(_))
         ));
         assert_eq!(
             run(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &left),
@@ -659,7 +664,7 @@ mod tests {
         );
         // Direct requests and contact flows name their contact on purpose: never sampled out.
         let none = config(&[("SAMPLE_PERCENT", "0")]);
-        assert!(matches!(run(&direct(""), &none), Ok(Decision::Monitor(_))));
+        assert!(matches!(run(&direct(""), &none), Ok(Plan::Call(_))));
     }
 
     #[test]
@@ -816,7 +821,7 @@ mod tests {
         // Escalations are never sampled out.
         assert!(matches!(
             run(&json, &config(&[("SAMPLE_PERCENT", "0")])),
-            Ok(Decision::Monitor(_))
+            Ok(Plan::Call(_))
         ));
         let other = format!("arn:aws:connect:us-east-1:111122223333:instance/{OTHER}");
         assert!(
@@ -1036,23 +1041,20 @@ mod tests {
         let at = |time: &str| contact_event_with("CONNECTED_TO_AGENT", "").replace("2026-11-18T18:40:00Z", time);
         let c = config(&[("MAX_EVENT_AGE_SECONDS", "60")]);
         assert!(
-            matches!(run(&at("2026-11-18T18:40:00Z"), &c), Ok(Decision::Monitor(_))),
+            matches!(run(&at("2026-11-18T18:40:00Z"), &c), Ok(Plan::Call(_))),
             "exactly the limit"
         );
         assert_eq!(run(&at("2026-11-18T18:39:59Z"), &c), skip(SkipReason::EventTooOld));
         assert!(
-            matches!(run(&at("2026-11-18T18:45:00Z"), &c), Ok(Decision::Monitor(_))),
+            matches!(run(&at("2026-11-18T18:45:00Z"), &c), Ok(Plan::Call(_))),
             "a time in the future (clock skew) is not too old"
         );
         assert!(matches!(
             run(&at("2026-11-18T18:40:00.500+00:00"), &c),
-            Ok(Decision::Monitor(_))
+            Ok(Plan::Call(_))
         ));
         let off = config(&[("MAX_EVENT_AGE_SECONDS", "0")]);
-        assert!(matches!(
-            run(&at("2000-01-01T00:00:00Z"), &off),
-            Ok(Decision::Monitor(_))
-        ));
+        assert!(matches!(run(&at("2000-01-01T00:00:00Z"), &off), Ok(Plan::Call(_))));
         // The default is 300 s, and it covers every EventBridge source.
         let defaults = config(&[]);
         assert_eq!(
@@ -1080,14 +1082,14 @@ mod tests {
         let e = fails(&at("yesterday"), &defaults);
         assert!(e.message.contains("time must be an RFC 3339 date-time"), "{e}");
         let untimed = at("x").replace(r#""time":"x","#, "");
-        assert!(matches!(run(&untimed, &defaults), Ok(Decision::Monitor(_))));
+        assert!(matches!(run(&untimed, &defaults), Ok(Plan::Call(_))));
     }
 
     #[test]
     fn channels_in_any_case_and_agent_and_queue_arns() {
         let c = config(&[("MONITORED_CHANNELS", "VOICE")]);
         let voice = contact_event_with("CONNECTED_TO_AGENT", "").replace("\"VOICE\"", "\"Voice\"");
-        assert!(matches!(run(&voice, &c), Ok(Decision::Monitor(_))));
+        assert!(matches!(run(&voice, &c), Ok(Plan::Call(_))));
         let chat = voice.replace("\"Voice\"", "\"chat\"");
         assert_eq!(run(&chat, &c), skip(SkipReason::ChannelNotMonitored));
         let arns = format!(
@@ -1152,10 +1154,11 @@ mod tests {
         );
         assert_eq!(
             run(&contact_event_with("CONNECTED_TO_AGENT", &agent("a-none")), &c),
-            Ok(Decision::Skip {
+            Ok(Plan::Done(Outcome::Skipped {
                 reason: SkipReason::NotSampled,
+                contact_id: CONTACT.into(),
                 qa_rule: Some("nobody".into())
-            }),
+            })),
             "percent 0: the rule decides, the next is not tried"
         );
         let chat = contact_event_with("CONNECTED_TO_AGENT", &agent("a-old")).replace("\"VOICE\"", "\"CHAT\"");
@@ -1176,17 +1179,18 @@ mod tests {
         for event_type in ["INITIATED", "CONNECTED_TO_AGENT"] {
             assert_eq!(
                 run(&contact_event_with(event_type, ""), &c),
-                Ok(Decision::Skip {
+                Ok(Plan::Done(Outcome::Skipped {
                     reason: SkipReason::NotSampled,
+                    contact_id: CONTACT.into(),
                     qa_rule: Some("some".into())
-                })
+                }))
             );
         }
         let rules = format!(r#"[{{"name": "some", "percent": {}}}]"#, bucket + 1);
         let c = qa_config(&rules, &[]);
         assert!(matches!(
             run(&contact_event_with("CONNECTED_TO_AGENT", ""), &c),
-            Ok(Decision::Monitor(_))
+            Ok(Plan::Call(_))
         ));
     }
 }
