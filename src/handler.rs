@@ -24,7 +24,7 @@ use crate::connect::Connect;
 use crate::connect::Operation;
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{self, Intent, Payload, Source};
-use crate::metrics::{Metrics, Sink, Tally};
+use crate::metrics::{Calls, Metrics, Sink, Tally};
 use crate::outcome::{Outcome, SkipReason};
 use crate::pipeline::{self, Env, Resolved};
 use crate::plan::{Plan, Supervisor, Target, Validated, validate};
@@ -143,9 +143,7 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
     };
     let window = retry_window(&app.config, batch, started, deadline);
     let (calls, results) = resolve(app, planned, window).await;
-    tally.calls = calls.made;
-    tally.pool_eligible = calls.pool_eligible;
-    tally.throttled = calls.throttled;
+    tally.calls = calls;
     tally.paced = Operation::ALL.map(|operation| app.pacer.rate(operation));
     for (_, result) in &results {
         tally.count(result);
@@ -208,7 +206,7 @@ async fn resolve<C: Connect>(
     app: &App<C>,
     planned: Vec<Planned>,
     window: Window,
-) -> (pipeline::Calls, Vec<(EventLog, Result<Outcome, MonitorError>)>) {
+) -> (Calls, Vec<(EventLog, Result<Outcome, MonitorError>)>) {
     let (logs, plans): (Vec<EventLog>, Vec<Result<Plan, MonitorError>>) =
         planned.into_iter().map(|one| (one.log, one.plan)).unzip();
     let env = Env {

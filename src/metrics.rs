@@ -38,6 +38,19 @@ use crate::connect::Operation;
 use crate::error::MonitorError;
 use crate::outcome::Outcome;
 
+/// The Connect calls an invocation made (the pipeline counts them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calls {
+    /// Attempts per operation, in the order of [`Operation::ALL`]: every request Connect's quota
+    /// counts, retries included.
+    pub made: [u32; 3],
+    /// Attempts Connect answered with throttling.
+    pub throttled: u64,
+    /// Eligible pool members in GetCurrentUserData's answers (summed over instances), when a pool
+    /// pick happened.
+    pub pool_eligible: Option<u32>,
+}
+
 /// What one invocation did, counted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
@@ -49,15 +62,11 @@ pub struct Tally {
     pub failed: BTreeMap<&'static str, u32>,
     /// By QA rule: (started, skipped).
     pub qa: BTreeMap<String, (u32, u32)>,
-    /// Calls made, per operation in the order of [`Operation::ALL`].
-    pub calls: [u32; 3],
-    /// Attempts Connect answered with throttling.
-    pub throttled: u64,
+    /// The Connect calls made.
+    pub calls: Calls,
     /// The rate each operation is paced at after the invocation (`None`: not paced), per
     /// operation in the order of [`Operation::ALL`].
     pub paced: [Option<f64>; 3],
-    /// Eligible pool members GetCurrentUserData showed, when a pool pick happened.
-    pub pool_eligible: Option<u32>,
     /// How long the invocation took.
     pub duration: Duration,
 }
@@ -141,9 +150,9 @@ impl Metrics {
         let mut summary = vec![
             ("Started", "Count", json!(tally.started)),
             ("Duration", "Milliseconds", json!(tally.duration.as_secs_f64() * 1000.0)),
-            ("ConnectThrottled", "Count", json!(tally.throttled)),
+            ("ConnectThrottled", "Count", json!(tally.calls.throttled)),
         ];
-        if let Some(eligible) = tally.pool_eligible {
+        if let Some(eligible) = tally.calls.pool_eligible {
             summary.push(("PoolEligible", "Count", json!(eligible)));
         }
         out.push(doc(None, &summary));
@@ -154,7 +163,7 @@ impl Metrics {
             out.push(doc(Some(("ErrorType", kind)), &[("Failed", "Count", json!(n))]));
         }
         for operation in Operation::ALL {
-            let n = tally.calls[operation.index()];
+            let n = tally.calls.made[operation.index()];
             if n > 0 {
                 let mut values = vec![("ConnectCalls", "Count", json!(n))];
                 if let Some(rate) = tally.paced[operation.index()] {
@@ -285,9 +294,11 @@ mod tests {
         ] {
             tally.count(&result);
         }
-        tally.calls = [1, 1, 3];
-        tally.throttled = 2;
-        tally.pool_eligible = Some(4);
+        tally.calls = Calls {
+            made: [1, 1, 3],
+            throttled: 2,
+            pool_eligible: Some(4),
+        };
         tally.duration = Duration::from_micros(12_500);
         let docs = parsed(&metrics(None).documents(&tally, SystemTime::UNIX_EPOCH + Duration::from_secs(1)));
         let summary = &docs[0];

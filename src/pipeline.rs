@@ -31,6 +31,7 @@ use crate::connect::{Call, Connect};
 use crate::connect::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Operation, Present};
 use crate::error::{ErrorKind, MonitorError};
 use crate::identifiers::Capabilities;
+use crate::metrics::Calls;
 use crate::outcome::{Outcome, SkipReason};
 use crate::plan::{Plan, Supervisor, Target, live_check};
 use crate::pool::{Pick, PoolState, Seats, Snapshots};
@@ -52,19 +53,6 @@ pub struct Resolved {
     pub user_id: Option<String>,
     /// The pool as the pick saw it.
     pub pool: Option<PoolState>,
-}
-
-/// The calls a run made.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Calls {
-    /// Attempts per operation, in the order of [`Operation::ALL`]: every request Connect's quota
-    /// counts, retries included.
-    pub made: [u32; 3],
-    /// Attempts Connect answered with throttling.
-    pub throttled: u64,
-    /// Eligible pool members in GetCurrentUserData's answers (summed over instances), when a pool
-    /// pick happened.
-    pub pool_eligible: Option<u32>,
 }
 
 /// Why a call was not answered.
