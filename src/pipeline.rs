@@ -45,10 +45,12 @@ pub struct Env<'a, C> {
     pub snapshots: &'a Snapshots,
 }
 
-/// An event's outcome, and what its log line says about the supervisor.
+/// What an event came to (or, inside a run, a group of events standing for one monitor: a [`Done`]),
+/// and what its log line says about the supervisor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub result: Result<Outcome, MonitorError>,
+pub struct Resolved<R = Result<Outcome, MonitorError>> {
+    /// The outcome or the error.
+    pub result: R,
     /// The supervisor asked to monitor (named, or picked from a pool).
     pub user_id: Option<String>,
     /// The pool as the pick saw it.
@@ -65,9 +67,10 @@ enum Failed {
     },
 }
 
-/// What a group came to.
-#[derive(Debug, Clone)]
-enum Done {
+/// What a group came to: each of its events' outcome follows from it with the event's own rule
+/// names (see [`outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Done {
     Started {
         monitoring: Monitoring,
         request: MonitorRequest,
@@ -82,14 +85,8 @@ enum Slot {
     Target(usize),
 }
 
-/// What a group came to, and what its log lines say about the supervisor.
-struct Served {
-    done: Done,
-    /// The supervisor asked to monitor (named, or picked from a pool).
-    user_id: Option<String>,
-    /// The pool as the pick saw it.
-    pool: Option<PoolState>,
-}
+/// A group's answer, and what its events' log lines say about the supervisor.
+type Served = Resolved<Done>;
 
 /// Runs the calls the planned events need; every event's result, in the same order (what was
 /// decided in process, or failed there, passes through).
@@ -136,7 +133,7 @@ pub async fn run<C: Connect>(
             Slot::Target(t) => {
                 let group = &served[group_of[t]];
                 Resolved {
-                    result: outcome(&targets[t], &group.done),
+                    result: outcome(&targets[t], &group.result),
                     user_id: group.user_id.clone(),
                     pool: group.pool,
                 }
@@ -315,7 +312,7 @@ impl<C: Connect> Run<'_, '_, C> {
             Supervisor::Named(_) => None,
         };
         let mut served = Served {
-            done: Done::Skipped(SkipReason::NoSupervisorAvailable),
+            result: Done::Skipped(SkipReason::NoSupervisorAvailable),
             user_id: match &target.supervisor {
                 Supervisor::Named(user) => Some(user.clone()),
                 Supervisor::Pool(_) => None,
@@ -327,7 +324,7 @@ impl<C: Connect> Run<'_, '_, C> {
             && self.seats.contains_key(&target.instance_id)
             && let Err(done) = self.pick_member(target, pick, &mut served).await
         {
-            served.done = done;
+            served.result = done;
             return served;
         }
         // A named supervisor Connect refused in this run is still unavailable.
@@ -336,13 +333,13 @@ impl<C: Connect> Run<'_, '_, C> {
             && target.contact_scoped
             && self.unavailable.contains(&(target.instance_id.clone(), user.clone()))
         {
-            served.done = Done::Skipped(SkipReason::SupervisorUnavailable);
+            served.result = Done::Skipped(SkipReason::SupervisorUnavailable);
             return served;
         }
         if config.verify_contact
             && let Some(done) = self.verify(target).await
         {
-            served.done = done;
+            served.result = done;
             self.return_seat(target, &served);
             return served;
         }
@@ -350,13 +347,13 @@ impl<C: Connect> Run<'_, '_, C> {
             && served.user_id.is_none()
             && let Err(done) = self.pick_member(target, pick, &mut served).await
         {
-            served.done = done;
+            served.result = done;
             return served;
         }
         let Some(user_id) = served.user_id.clone() else {
             return served;
         };
-        served.done = self.monitor(target, user_id, pick.is_some()).await;
+        served.result = self.monitor(target, user_id, pick.is_some()).await;
         self.return_seat(target, &served);
         served
     }
@@ -419,7 +416,7 @@ impl<C: Connect> Run<'_, '_, C> {
     /// A pool pick that started no monitor: the member has that room again, unless Connect refused
     /// them (then they take nobody else in this run, nor in a warm environment's kept answer).
     fn return_seat(&mut self, target: &Target, served: &Served) {
-        if matches!(served.done, Done::Started { .. }) || served.pool.is_none() {
+        if matches!(served.result, Done::Started { .. }) || served.pool.is_none() {
             return;
         }
         let (Some(user_id), Some(Ok(seats))) = (&served.user_id, self.seats.get_mut(&target.instance_id)) else {
