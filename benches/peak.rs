@@ -58,6 +58,7 @@ use connect_double::{
 use monitor_contact::SkipReason;
 use runtime_api::{Capture, Invocation, Kind, Launch, Process, RuntimeApi, Wait};
 use serde_json::{Value, json};
+use strum::IntoEnumIterator;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Result<T> = std::result::Result<T, Error>;
@@ -1000,7 +1001,7 @@ fn record_outcomes(outputs: &[String]) -> HashMap<(String, u32), String> {
 fn label(outcome: &str) -> String {
     if outcome == "STARTED" {
         outcome.to_owned()
-    } else if SkipReason::ALL.iter().any(|reason| reason.as_str() == outcome) {
+    } else if SkipReason::iter().any(|reason| reason.as_str() == outcome) {
         format!("SKIPPED {outcome}")
     } else {
         format!("error {outcome}")

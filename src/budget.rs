@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use strum::EnumCount;
+
 use crate::connect::Operation;
 
 /// A throttle divides the rate by this.
@@ -104,14 +106,14 @@ fn capacity(rate: f64) -> f64 {
 /// One bucket per Connect API, or none (`CONNECT_CALLS_PER_SECOND=off`).
 #[derive(Debug)]
 pub struct Pacer {
-    buckets: Option<Mutex<[Bucket; 3]>>,
+    buckets: Option<Mutex<[Bucket; Operation::COUNT]>>,
 }
 
 impl Pacer {
     /// `rate`: calls per second of each API; `None`: unpaced.
     pub fn new(rate: Option<f64>, now: Instant) -> Pacer {
         Pacer {
-            buckets: rate.map(|rate| Mutex::new([0, 1, 2].map(|_| Bucket::new(rate, now)))),
+            buckets: rate.map(|rate| Mutex::new(std::array::from_fn(|_| Bucket::new(rate, now)))),
         }
     }
 

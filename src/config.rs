@@ -17,8 +17,8 @@ pub enum SupervisorPolicy {
     Only(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
 /// The function's configuration, read once at init (see docs/configuration.md).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The region the function (and its Connect client) runs in.
     pub region: String,

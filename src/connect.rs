@@ -20,8 +20,10 @@ use aws_sdk_connect::types::{ContactInitiationMethod, ContactState, MonitorCapab
 use crate::error::{ErrorKind, MonitorError};
 use crate::identifiers::Capabilities;
 
-/// The three Connect operations the function uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The three Connect operations the function uses, named as in Connect's API (and the metrics).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumIter, strum::EnumCount,
+)]
 pub enum Operation {
     /// DescribeContact: the live check (`VERIFY_CONTACT`), or after a MonitorContact failure.
     DescribeContact,
@@ -32,29 +34,15 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Every operation, in the order of per-operation counters.
-    pub const ALL: [Operation; 3] = [
-        Operation::DescribeContact,
-        Operation::GetCurrentUserData,
-        Operation::MonitorContact,
-    ];
-
     /// The operation's name in Connect's API (and in metrics).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::DescribeContact => "DescribeContact",
-            Operation::GetCurrentUserData => "GetCurrentUserData",
-            Operation::MonitorContact => "MonitorContact",
-        }
+        self.into()
     }
 
-    /// Position in [`Operation::ALL`], for per-operation counters.
+    /// Its position among the operations (the declaration order), for per-operation counters of
+    /// [`Operation::COUNT`] entries.
     pub fn index(self) -> usize {
-        match self {
-            Operation::DescribeContact => 0,
-            Operation::GetCurrentUserData => 1,
-            Operation::MonitorContact => 2,
-        }
+        self as usize
     }
 }
 

@@ -9,8 +9,8 @@ use std::fmt;
 
 use lambda_runtime::Diagnostic;
 
-/// The `errorType` of a failed invocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `errorType` of a failed invocation: the variant's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 pub enum ErrorKind {
     /// The event is none of the accepted shapes.
     UnrecognizedEvent,
@@ -46,42 +46,9 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind.
-    pub const ALL: [ErrorKind; 14] = [
-        ErrorKind::UnrecognizedEvent,
-        ErrorKind::InvalidEvent,
-        ErrorKind::SupervisorNotAllowed,
-        ErrorKind::InstanceNotAllowed,
-        ErrorKind::BargeNotAllowed,
-        ErrorKind::ContactNotFound,
-        ErrorKind::SupervisorNotFound,
-        ErrorKind::SupervisorUnavailable,
-        ErrorKind::IdempotencyConflict,
-        ErrorKind::AccessDenied,
-        ErrorKind::Throttled,
-        ErrorKind::ConnectUnavailable,
-        ErrorKind::DeadlineExceeded,
-        ErrorKind::RetryTooLate,
-    ];
-
     /// The `errorType`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::UnrecognizedEvent => "UnrecognizedEvent",
-            ErrorKind::InvalidEvent => "InvalidEvent",
-            ErrorKind::SupervisorNotAllowed => "SupervisorNotAllowed",
-            ErrorKind::InstanceNotAllowed => "InstanceNotAllowed",
-            ErrorKind::BargeNotAllowed => "BargeNotAllowed",
-            ErrorKind::ContactNotFound => "ContactNotFound",
-            ErrorKind::SupervisorNotFound => "SupervisorNotFound",
-            ErrorKind::SupervisorUnavailable => "SupervisorUnavailable",
-            ErrorKind::IdempotencyConflict => "IdempotencyConflict",
-            ErrorKind::AccessDenied => "AccessDenied",
-            ErrorKind::Throttled => "Throttled",
-            ErrorKind::ConnectUnavailable => "ConnectUnavailable",
-            ErrorKind::DeadlineExceeded => "DeadlineExceeded",
-            ErrorKind::RetryTooLate => "RetryTooLate",
-        }
+        self.into()
     }
 }
 
@@ -210,6 +177,7 @@ impl std::error::Error for ConfigError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::IntoEnumIterator;
 
     #[test]
     fn diagnostic_carries_the_kind_and_message() {
@@ -230,10 +198,10 @@ mod tests {
                 let kind = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
                 Some((kind, cells.last()?.trim_end_matches(" |")))
             })
-            .filter(|(kind, _)| ErrorKind::ALL.iter().any(|k| k.as_str() == *kind))
+            .filter(|(kind, _)| ErrorKind::iter().any(|k| k.as_str() == *kind))
             .collect();
-        assert_eq!(rows.len(), ErrorKind::ALL.len(), "one row per kind: {rows:?}");
-        for kind in ErrorKind::ALL {
+        assert_eq!(rows.len(), ErrorKind::iter().count(), "one row per kind: {rows:?}");
+        for kind in ErrorKind::iter() {
             let (_, retry) = rows
                 .iter()
                 .find(|(name, _)| *name == kind.as_str())
@@ -254,9 +222,10 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_distinct_name() {
-        let mut names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        let mut names: Vec<_> = ErrorKind::iter().map(|k| k.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), ErrorKind::ALL.len());
+        assert_eq!(names.len(), ErrorKind::iter().count());
+        assert_eq!(ErrorKind::SupervisorNotFound.as_str(), "SupervisorNotFound");
     }
 }

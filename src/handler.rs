@@ -11,6 +11,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use strum::IntoEnumIterator;
 use tokio::time::Instant;
 use tracing::Level;
 
@@ -144,7 +145,9 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
     let window = retry_window(&app.config, batch, started, deadline);
     let (calls, results) = resolve(app, planned, window).await;
     tally.calls = calls;
-    tally.paced = Operation::ALL.map(|operation| app.pacer.rate(operation));
+    for operation in Operation::iter() {
+        tally.paced[operation.index()] = app.pacer.rate(operation);
+    }
     for (_, result) in &results {
         tally.count(result);
     }

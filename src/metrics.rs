@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
+use strum::{EnumCount, IntoEnumIterator};
 
 use crate::connect::Operation;
 use crate::error::MonitorError;
@@ -41,9 +42,9 @@ use crate::outcome::Outcome;
 /// The Connect calls an invocation made (the pipeline counts them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Calls {
-    /// Attempts per operation, in the order of [`Operation::ALL`]: every request Connect's quota
-    /// counts, retries included.
-    pub made: [u32; 3],
+    /// Attempts per operation (see [`Operation::index`]): every request Connect's quota counts,
+    /// retries included.
+    pub made: [u32; Operation::COUNT],
     /// Attempts Connect answered with throttling.
     pub throttled: u64,
     /// Eligible pool members in GetCurrentUserData's answers (summed over instances), when a pool
@@ -65,8 +66,8 @@ pub struct Tally {
     /// The Connect calls made.
     pub calls: Calls,
     /// The rate each operation is paced at after the invocation (`None`: not paced), per
-    /// operation in the order of [`Operation::ALL`].
-    pub paced: [Option<f64>; 3],
+    /// operation (see [`Operation::index`]).
+    pub paced: [Option<f64>; Operation::COUNT],
     /// How long the invocation took.
     pub duration: Duration,
 }
@@ -162,7 +163,7 @@ impl Metrics {
         for (kind, n) in &tally.failed {
             out.push(doc(Some(("ErrorType", kind)), &[("Failed", "Count", json!(n))]));
         }
-        for operation in Operation::ALL {
+        for operation in Operation::iter() {
             let n = tally.calls.made[operation.index()];
             if n > 0 {
                 let mut values = vec![("ConnectCalls", "Count", json!(n))];

@@ -3,9 +3,12 @@
 
 use serde::Serialize;
 
-/// Why an event did not start monitoring, by design rather than by error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Why an event did not start monitoring, by design rather than by error. Its name in the output,
+/// the logs and the metrics is the variant's, in SCREAMING_SNAKE_CASE (serde and strum agree; a test
+/// holds them to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum SkipReason {
     /// The contact event's `eventType` is not one of `TRIGGER_EVENT_TYPES`.
     NotATriggerEvent,
@@ -32,40 +35,15 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
-    /// Every reason.
-    pub const ALL: [SkipReason; 10] = [
-        SkipReason::NotATriggerEvent,
-        SkipReason::MonitorContact,
-        SkipReason::ChannelNotMonitored,
-        SkipReason::NotSampled,
-        SkipReason::ContactEnded,
-        SkipReason::NoSupervisorAvailable,
-        SkipReason::AlreadyMonitored,
-        SkipReason::EventTooOld,
-        SkipReason::SupervisorUnavailable,
-        SkipReason::NoMatchingRule,
-    ];
-
     /// The reason as the output and the metrics spell it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::NotATriggerEvent => "NOT_A_TRIGGER_EVENT",
-            SkipReason::MonitorContact => "MONITOR_CONTACT",
-            SkipReason::ChannelNotMonitored => "CHANNEL_NOT_MONITORED",
-            SkipReason::NotSampled => "NOT_SAMPLED",
-            SkipReason::ContactEnded => "CONTACT_ENDED",
-            SkipReason::NoSupervisorAvailable => "NO_SUPERVISOR_AVAILABLE",
-            SkipReason::AlreadyMonitored => "ALREADY_MONITORED",
-            SkipReason::EventTooOld => "EVENT_TOO_OLD",
-            SkipReason::SupervisorUnavailable => "SUPERVISOR_UNAVAILABLE",
-            SkipReason::NoMatchingRule => "NO_MATCHING_RULE",
-        }
+        self.into()
     }
 }
 
+/// What an event came to, short of an error: the flat object a contact flow reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "Status", rename_all = "SCREAMING_SNAKE_CASE")]
-/// What an event came to, short of an error: the flat object a contact flow reads.
 pub enum Outcome {
     /// A monitor started, or the monitor this event stands for (a replay of its ClientToken).
     #[serde(rename_all = "PascalCase")]
@@ -134,6 +112,7 @@ impl Outcome {
 mod tests {
     use super::*;
     use serde_json::json;
+    use strum::IntoEnumIterator;
 
     #[test]
     fn started_is_flat_strings() {
@@ -173,7 +152,8 @@ mod tests {
             "SUPERVISOR_UNAVAILABLE",
             "NO_MATCHING_RULE",
         ];
-        for (reason, text) in SkipReason::ALL.into_iter().zip(texts) {
+        assert_eq!(SkipReason::iter().count(), texts.len());
+        for (reason, text) in SkipReason::iter().zip(texts) {
             let o = Outcome::Skipped {
                 reason,
                 contact_id: "c".into(),
