@@ -36,6 +36,15 @@
 //! cap on processes, default 16), `PEAK_SVG` (where to draw, default `docs/peak-load.svg`),
 //! `PEAK_RUN_SECONDS` (stop watching after this long instead of when every delivery is final).
 //!
+//! Beside another client (issue 16): `PEAK_OTHER_RATE=1.5` runs the SQS path alone, on a double
+//! whose MonitorContact quota another integration uses at that rate (Poisson arrivals, for the whole
+//! load and drain: `ConnectDouble::other_client`). Each environment signs with its own access key ID,
+//! so the double tells its calls apart; its EMF documents give the paced rate after each invocation.
+//! Prints the function's and the other client's calls and throttles, per environment and over time,
+//! PASS/FAIL against issue 16's bars (nothing lost, no contact monitored twice, each environment
+//! within its budget with its retries counted, drained within 120 s after the load, at most 10 % of
+//! the function's Connect calls throttled), and draws `docs/peak-shared-quota.svg` (or `PEAK_SVG`).
+//!
 //! `cargo test --bench peak` (no `--bench` argument) runs only the self-checks of the simulation's
 //! parts (queue, redrive, the Connect double's quotas), in a second.
 
@@ -48,18 +57,21 @@ mod runtime_api;
 mod simulation;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use connect_double::{ConnectDouble, ContactSpec, DESCRIBE_CONTACT, GET_CURRENT_USER_DATA, MONITOR_CONTACT};
 use serde_json::Value;
 
-use picture::draw;
-use report::{async_report, from_double, print, sqs_report};
+use picture::{draw, draw_shared};
+use report::{
+    Paced, async_report, busiest, from_double, largest_burst, paced_rate_at, print, print_shared, shared_figures,
+    sqs_report,
+};
 use simulation::{
-    AsyncLambda, Launcher, MessageState, Queue, Reply, asynchronous_invocation, batch_failures, emit, event_json,
-    event_source_mapping, iso8601, launch, load, md5_hex, scenario, single_outcome,
+    AsyncLambda, Launcher, MessageState, Queue, Reply, access_key, asynchronous_invocation, batch_failures, emit,
+    environment_of, event_json, event_source_mapping, iso8601, launch, load, md5_hex, scenario, single_outcome,
 };
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -92,6 +104,11 @@ struct Settings {
     visibility_timeout: Duration,
     max_receive_count: u32,
     sqs_timeout: Duration,
+    /// `CONNECT_CALLS_PER_SECOND` of the SQS path's environments (the template's).
+    calls_per_second: f64,
+    /// Another client's requests/s of MonitorContact from the SQS path's quota (`PEAK_OTHER_RATE`);
+    /// then only the SQS path runs.
+    other_rate: Option<f64>,
     // The per-event path: Lambda's asynchronous invocation as the template configured it.
     processes: usize,
     async_timeout: Duration,
@@ -113,6 +130,12 @@ impl Settings {
                 .filter(|v| v.is_finite() && *v > 0.0)
                 .unwrap_or(default)
         };
+        let other_rate = Some(number("PEAK_OTHER_RATE", 0.0)).filter(|rate| *rate > 0.0);
+        let svg = if other_rate.is_some() {
+            "peak-shared-quota.svg"
+        } else {
+            "peak-load.svg"
+        };
         Settings {
             seed: number("PEAK_SEED", 10.0) as u64,
             rate: number("PEAK_RATE", 20.0),
@@ -128,31 +151,44 @@ impl Settings {
             visibility_timeout: Duration::from_secs(270),
             max_receive_count: 3,
             sqs_timeout: Duration::from_secs(40),
+            calls_per_second: 1.0,
+            other_rate,
             processes: (number("PEAK_PROCESSES", 16.0) as usize).clamp(1, 64),
             async_timeout: Duration::from_secs(8),
             retry_delays: [Duration::from_secs(60), Duration::from_secs(120)],
             max_event_age: Duration::from_secs(300),
-            drain_bar: Duration::from_secs(60),
+            // Issue 10's bar; beside another client, issue 16's.
+            drain_bar: Duration::from_secs(if other_rate.is_some() { 120 } else { 60 }),
             run_limit: std::env::var("PEAK_RUN_SECONDS")
                 .ok()
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .and_then(|v| Duration::try_from_secs_f64(v).ok()),
             svg: std::env::var("PEAK_SVG")
                 .map(PathBuf::from)
-                .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/peak-load.svg"))),
+                .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs").join(svg)),
         }
     }
 
-    /// Whether the load is at least the issue's (20 events/s for 60 s, 30 supervisors).
+    /// Whether the load is at least the issue's (20 events/s for 60 s, 30 supervisors; beside
+    /// another client, one taking at least 1.5 requests/s).
     fn is_the_issues_load(&self) -> bool {
-        self.rate >= 20.0 && self.load >= Duration::from_secs(60) && self.pool >= 30
+        self.rate >= 20.0
+            && self.load >= Duration::from_secs(60)
+            && self.pool >= 30
+            && self.other_rate.is_none_or(|rate| rate >= 1.5)
     }
 
     /// How long the run may last: every per-event delivery is final by MaximumEventAgeInSeconds after
-    /// it was enqueued (plus one invocation); the SQS path is watched as long.
+    /// it was enqueued (plus one invocation); the SQS path is watched as long. Beside another client
+    /// (the SQS path alone), until a record reported as failed by the drain bar has been received
+    /// once more; the run ends sooner when the queue is empty.
     fn run_cap(&self) -> Duration {
-        let cap =
-            self.load + Duration::from_secs(5) + self.max_event_age + self.async_timeout + Duration::from_secs(15);
+        let cap = match self.other_rate {
+            None => {
+                self.load + Duration::from_secs(5) + self.max_event_age + self.async_timeout + Duration::from_secs(15)
+            }
+            Some(_) => self.load + self.drain_bar + self.visibility_timeout + self.sqs_timeout + Duration::from_secs(5),
+        };
         self.run_limit.map_or(cap, |limit| limit.min(cap))
     }
 }
@@ -183,35 +219,57 @@ fn main() -> Result<()> {
 async fn run(settings: Settings) -> Result<()> {
     let binary = build()?;
     let load = Arc::new(load(&settings));
+    // Beside another client, only the SQS path runs: issue 16 measures the automation function; the
+    // per-event path is the deployment before issue 10.
+    let per_event = settings.other_rate.is_none();
     let sqs_double = Arc::new(ConnectDouble::start(scenario(&settings, &load.supervisors)).await?);
-    let async_double = Arc::new(ConnectDouble::start(scenario(&settings, &load.supervisors)).await?);
-    let sqs_launcher = Arc::new(Launcher {
-        launch: launch(&binary, &sqs_double, &load.supervisors, true),
-        started: AtomicUsize::new(0),
-        outputs: Mutex::new(Vec::new()),
-    });
-    let async_launcher = Arc::new(Launcher {
-        launch: launch(&binary, &async_double, &load.supervisors, false),
-        started: AtomicUsize::new(0),
-        outputs: Mutex::new(Vec::new()),
+    let async_double = match per_event {
+        true => Some(Arc::new(
+            ConnectDouble::start(scenario(&settings, &load.supervisors)).await?,
+        )),
+        false => None,
+    };
+    let sqs_launcher = Arc::new(Launcher::new(launch(
+        &settings,
+        &binary,
+        &sqs_double,
+        &load.supervisors,
+        true,
+    )));
+    let async_launcher = async_double.as_ref().map(|double| {
+        Arc::new(Launcher::new(launch(
+            &settings,
+            &binary,
+            double,
+            &load.supervisors,
+            false,
+        )))
     });
     eprintln!(
-        "peak: {} events ({} deliveries) over {:.0} s, {} supervisors, seed {}",
+        "peak: {} events ({} deliveries) over {:.0} s, {} supervisors, seed {}{}",
         load.events.len(),
         load.deliveries.len(),
         settings.load.as_secs_f64(),
         settings.pool,
-        settings.seed
+        settings.seed,
+        settings
+            .other_rate
+            .map(|rate| format!("; the SQS path beside another client taking {rate} MonitorContact requests/s"))
+            .unwrap_or_default()
     );
 
     let queue = Arc::new(Mutex::new(Queue::default()));
-    let lambda = Arc::new(Mutex::new(AsyncLambda::default()));
+    let lambda = per_event.then(|| Arc::new(Mutex::new(AsyncLambda::default())));
     let enqueued = Arc::new(Mutex::new(vec![None; load.deliveries.len()]));
     let stop = Arc::new(AtomicBool::new(false));
 
     // The center at its peak: every supervisor monitoring a contact that ends within the first 35 s.
     let t0 = Instant::now() + Duration::from_millis(500);
-    for double in [&sqs_double, &async_double] {
+    let t0_wall = SystemTime::now() + Duration::from_millis(500);
+    let doubles: Vec<Arc<ConnectDouble>> = std::iter::once(Arc::clone(&sqs_double))
+        .chain(async_double.clone())
+        .collect();
+    for double in &doubles {
         for (contact, user, ends) in &load.initial {
             let remaining = (t0 + *ends).saturating_duration_since(Instant::now());
             double.add_contact(contact, ContactSpec::live("VOICE").lasting(remaining));
@@ -224,18 +282,30 @@ async fn run(settings: Settings) -> Result<()> {
         settings.clone(),
         Arc::clone(&stop),
     ));
-    let asynchronous = tokio::spawn(asynchronous_invocation(
-        Arc::clone(&lambda),
-        Arc::clone(&async_launcher),
-        settings.clone(),
-        Arc::clone(&stop),
-    ));
+    let asynchronous = match (&lambda, &async_launcher) {
+        (Some(lambda), Some(launcher)) => Some(tokio::spawn(asynchronous_invocation(
+            Arc::clone(lambda),
+            Arc::clone(launcher),
+            settings.clone(),
+            Arc::clone(&stop),
+        ))),
+        _ => None,
+    };
+    let other = settings.other_rate.map(|rate| {
+        tokio::spawn(other_client(
+            Arc::clone(&sqs_double),
+            rate,
+            settings.seed ^ OTHER_CLIENT_SEED,
+            t0,
+            Arc::clone(&stop),
+        ))
+    });
     let emitter = tokio::spawn(emit(
         Arc::clone(&load),
         t0,
-        [Arc::clone(&sqs_double), Arc::clone(&async_double)],
+        doubles,
         Arc::clone(&queue),
-        Arc::clone(&lambda),
+        lambda.clone(),
         Arc::clone(&enqueued),
     ));
 
@@ -244,37 +314,52 @@ async fn run(settings: Settings) -> Result<()> {
     let cap = t0 + settings.run_cap();
     let mut queued_at_bar = None;
     let mut next_progress = t0 + Duration::from_secs(10);
+    let mut backlog: Vec<(Instant, usize)> = Vec::new();
+    let mut next_backlog = t0;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let now = Instant::now();
         let emitted = emitter.is_finished();
         let sqs_pending = queue.lock().map(|q| q.pending()).unwrap_or(0);
         let (async_pending, async_running, environments) = lambda
-            .lock()
+            .as_ref()
+            .and_then(|lambda| lambda.lock().ok())
             .map(|l| (load.deliveries.len() - l.finals.len(), l.running, l.environments))
             .unwrap_or((0, 0, 0));
+        if now >= next_backlog {
+            next_backlog += Duration::from_secs(1);
+            backlog.push((now, sqs_pending));
+        }
         if now >= bar && queued_at_bar.is_none() {
             queued_at_bar = Some((sqs_pending, async_pending));
         }
         if now >= next_progress {
             next_progress += Duration::from_secs(10);
-            eprintln!(
-                "peak: t={:>4.0} s  SQS: {sqs_pending} queued or in flight  per-event: {async_pending} not final, {async_running} running on {environments} environments",
-                now.duration_since(t0).as_secs_f64(),
-            );
+            let t = now.duration_since(t0).as_secs_f64();
+            if per_event {
+                eprintln!(
+                    "peak: t={t:>4.0} s  SQS: {sqs_pending} queued or in flight  per-event: {async_pending} not final, {async_running} running on {environments} environments",
+                );
+            } else {
+                eprintln!("peak: t={t:>4.0} s  SQS: {sqs_pending} queued or in flight");
+            }
         }
-        if mapping.is_finished() || asynchronous.is_finished() {
+        if mapping.is_finished() || asynchronous.as_ref().is_some_and(|a| a.is_finished()) {
             break;
         }
-        if (emitted && sqs_pending == 0 && async_pending == 0 && now >= bar) || now >= cap {
+        // Beside another client the run ends once the queue is empty after the load: the drain bar
+        // is then met, and nothing is left to measure.
+        let watched = now >= bar || (!per_event && now >= load_end);
+        if (emitted && sqs_pending == 0 && async_pending == 0 && watched) || now >= cap {
             break;
         }
     }
     stop.store(true, Ordering::Relaxed);
     let run_end = Instant::now();
+    backlog.push((run_end, queue.lock().map(|q| q.pending()).unwrap_or(0)));
     let queued_at_bar = queued_at_bar.unwrap_or((0, 0));
     emitter.abort();
-    for task in [mapping, asynchronous] {
+    for task in std::iter::once(mapping).chain(asynchronous) {
         match tokio::time::timeout(Duration::from_secs(70), task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => return Err(e),
@@ -282,15 +367,31 @@ async fn run(settings: Settings) -> Result<()> {
             Err(_) => eprintln!("peak: an invocation was still running at the end"),
         }
     }
+    let other = match other {
+        Some(task) => task.await.map_err(|e| format!("the other client failed: {e}"))?,
+        None => Vec::new(),
+    };
 
-    let enqueued = enqueued.lock().map(|e| e.clone()).unwrap_or_default();
     let mut sqs = sqs_report(&settings, &load, &queue, &sqs_launcher, queued_at_bar.0, load_end);
     from_double(&mut sqs, &sqs_double, &load, t0, load_end);
-    let mut per_event = async_report(&load, &lambda, &async_launcher, queued_at_bar.1, load_end, &enqueued);
-    from_double(&mut per_event, &async_double, &load, t0, load_end);
-
-    let passed = print(&settings, &load, &[&sqs, &per_event], run_end.duration_since(t0));
-    let svg = draw(&settings, t0, run_end, &[&sqs, &per_event]);
+    let (passed, svg) = match (settings.other_rate, &lambda, &async_launcher, &async_double) {
+        (Some(rate), _, _, _) => {
+            let shared = shared_figures(rate, &sqs_double, &sqs_launcher, t0, t0_wall, &other, &backlog);
+            let passed = print_shared(&settings, &load, &sqs, &shared, run_end.duration_since(t0));
+            (
+                passed,
+                draw_shared(&settings, run_end.duration_since(t0), &sqs, &shared),
+            )
+        }
+        (None, Some(lambda), Some(async_launcher), Some(async_double)) => {
+            let enqueued = enqueued.lock().map(|e| e.clone()).unwrap_or_default();
+            let mut per_event = async_report(&load, lambda, async_launcher, queued_at_bar.1, load_end, &enqueued);
+            from_double(&mut per_event, async_double, &load, t0, load_end);
+            let passed = print(&settings, &load, &[&sqs, &per_event], run_end.duration_since(t0));
+            (passed, draw(&settings, t0, run_end, &[&sqs, &per_event]))
+        }
+        _ => return Err("the per-event path did not run".into()),
+    };
     if let Some(dir) = settings.svg.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -300,6 +401,29 @@ async fn run(settings: Settings) -> Result<()> {
         return Err("the SQS path did not meet the issue's bars (see above)".into());
     }
     Ok(())
+}
+
+/// Salts the load's seed for the other client's arrivals.
+const OTHER_CLIENT_SEED: u64 = 0x07e4_c11e;
+
+/// Another client of MonitorContact, on `double`'s quota from `t0` until `stop`: its counts
+/// (admitted, throttled so far), sampled every 100 ms.
+async fn other_client(
+    double: Arc<ConnectDouble>,
+    rate: f64,
+    seed: u64,
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+) -> Vec<(Instant, u64, u64)> {
+    tokio::time::sleep_until(t0.into()).await;
+    let client = double.other_client(MONITOR_CONTACT, rate, seed);
+    let mut samples = vec![(Instant::now(), 0, 0)];
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (admitted, throttled) = client.counts();
+        samples.push((Instant::now(), admitted, throttled));
+    }
+    samples
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +518,44 @@ fn self_checks() -> Result<()> {
             == Some("SKIPPED CONTACT_ENDED"),
         "single answers",
     )?;
+
+    // Beside another client: the function's calls told apart by environment, the budget's bound.
+    let authorization = |key: &str| {
+        format!(
+            "AWS4-HMAC-SHA256 Credential={key}/20261122/us-east-1/connect/aws4_request, SignedHeaders=host, Signature=00"
+        )
+    };
+    check(
+        environment_of(&authorization(&access_key(2))) == Some(2)
+            && environment_of(&authorization(&access_key(17))) == Some(17)
+            && environment_of(&authorization("AKIDLOCALDOUBLE")).is_none(),
+        "an environment's calls are known by its access key ID",
+    )?;
+    check(
+        largest_burst(&[], 1.0) == 0.0
+            && largest_burst(&[0.0, 0.0, 1.0, 2.0, 3.0], 1.0) == 2.0
+            && largest_burst(&[0.0, 0.0, 0.0, 5.0], 1.0) == 3.0
+            && largest_burst(&[0.0, 2.0, 4.0, 4.0, 4.5], 0.5) == 2.75,
+        "the largest burst above a rate, over every window",
+    )?;
+    check(
+        busiest(&[0.0, 1.0, 5.0, 10.5, 11.0], 10.0) == 3 && busiest(&[], 10.0) == 0,
+        "the busiest window",
+    )?;
+    let paced = |at: f64, rate: Option<f64>| Paced {
+        at,
+        operation: "MonitorContact".to_owned(),
+        calls: 1,
+        rate,
+    };
+    let reported = [paced(5.0, Some(0.5)), paced(9.0, None), paced(12.0, Some(0.25))];
+    check(
+        paced_rate_at(&reported, "MonitorContact", 4.0).is_none()
+            && paced_rate_at(&reported, "MonitorContact", 10.0) == Some(0.5)
+            && paced_rate_at(&reported, "MonitorContact", 12.0) == Some(0.25)
+            && paced_rate_at(&reported, "DescribeContact", 12.0).is_none(),
+        "the paced rate an environment last reported",
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(double_checks())?;
     println!("self-checks passed (run `cargo bench --bench peak` for the benchmark)");
@@ -470,6 +632,10 @@ async fn double_checks() -> Result<()> {
             .await;
     }
     let served = double.served();
+    check(
+        double.state().requests.len() == served.len(),
+        "each answer is recorded beside its request (whose signing key names the environment)",
+    )?;
     let admitted = served[before..]
         .iter()
         .filter(|s| s.operation == Some(DESCRIBE_CONTACT) && !s.throttled())

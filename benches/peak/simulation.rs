@@ -249,6 +249,20 @@ pub(crate) fn md5_hex(data: &[u8]) -> String {
 pub(crate) struct Environment {
     pub(crate) api: RuntimeApi,
     pub(crate) process: Process,
+    /// 1 for the first environment a launcher started, and so on.
+    pub(crate) number: usize,
+}
+
+/// The access key ID environment `number` signs its Connect requests with: the double records each
+/// request's `Authorization` header, so its calls can be told apart from other environments'.
+pub(crate) fn access_key(number: usize) -> String {
+    format!("AKIDPEAKENV{number:04}")
+}
+
+/// The environment whose access key ID signed `authorization` (a SigV4 `Authorization` header).
+pub(crate) fn environment_of(authorization: &str) -> Option<usize> {
+    let credential = authorization.split("Credential=").nth(1)?;
+    credential.strip_prefix("AKIDPEAKENV")?.get(..4)?.parse().ok()
 }
 
 /// What an invocation came to.
@@ -264,17 +278,29 @@ pub(crate) enum Reply {
 pub(crate) struct Launcher {
     pub(crate) launch: Launch,
     pub(crate) started: AtomicUsize,
-    /// The stdout of every environment that has stopped.
-    pub(crate) outputs: Mutex<Vec<String>>,
+    /// The stdout of every environment that has stopped, by environment number.
+    pub(crate) outputs: Mutex<Vec<(usize, String)>>,
 }
 
 impl Launcher {
+    pub(crate) fn new(launch: Launch) -> Launcher {
+        Launcher {
+            launch,
+            started: AtomicUsize::new(0),
+            outputs: Mutex::new(Vec::new()),
+        }
+    }
+
     pub(crate) async fn start(&self) -> Result<Environment> {
         let mut api = RuntimeApi::start().await?;
-        let process = self.launch.spawn(&api)?;
-        self.started.fetch_add(1, Ordering::Relaxed);
+        let number = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        let process = self
+            .launch
+            .clone()
+            .env("AWS_ACCESS_KEY_ID", access_key(number))
+            .spawn(&api)?;
         match api.next_poll(Duration::from_secs(30)).await {
-            Ok(_) => Ok(Environment { api, process }),
+            Ok(_) => Ok(Environment { api, process, number }),
             Err(e) => {
                 let output = process.finish();
                 Err(format!(
@@ -289,7 +315,7 @@ impl Launcher {
     pub(crate) fn retire(&self, environment: Environment) {
         let output = environment.process.finish();
         if let Ok(mut outputs) = self.outputs.lock() {
-            outputs.push(output.stdout);
+            outputs.push((environment.number, output.stdout));
         }
     }
 
@@ -751,7 +777,13 @@ pub(crate) fn scenario(settings: &Settings, supervisors: &[String]) -> Scenario 
 
 /// The environment the template gives the automation function (SQS path) or gave the one function
 /// before (per-event path), pointed at a double.
-pub(crate) fn launch(binary: &Path, double: &ConnectDouble, supervisors: &[String], sqs: bool) -> Launch {
+pub(crate) fn launch(
+    settings: &Settings,
+    binary: &Path,
+    double: &ConnectDouble,
+    supervisors: &[String],
+    sqs: bool,
+) -> Launch {
     let launch = Launch::new(binary)
         .env(
             "AWS_LAMBDA_FUNCTION_NAME",
@@ -770,7 +802,7 @@ pub(crate) fn launch(binary: &Path, double: &ConnectDouble, supervisors: &[Strin
         .stdout(Capture::Buffer)
         .stderr(Capture::Inherit);
     if sqs {
-        launch.env("CONNECT_CALLS_PER_SECOND", "1")
+        launch.env("CONNECT_CALLS_PER_SECOND", settings.calls_per_second.to_string())
     } else {
         launch
             .env("CONNECT_CALLS_PER_SECOND", "off")
@@ -778,14 +810,15 @@ pub(crate) fn launch(binary: &Path, double: &ConnectDouble, supervisors: &[Strin
     }
 }
 
-/// Delivers the load to both paths in real time: each contact is added to both doubles when its
-/// event is emitted; each delivery is sent to the queue and handed to Lambda's async queue.
+/// Delivers the load to the paths in real time: each contact is added to every double when its
+/// event is emitted; each delivery is sent to the queue and handed to Lambda's async queue (when the
+/// per-event path runs).
 pub(crate) async fn emit(
     load: Arc<Load>,
     t0: Instant,
-    doubles: [Arc<ConnectDouble>; 2],
+    doubles: Vec<Arc<ConnectDouble>>,
     queue: Arc<Mutex<Queue>>,
-    lambda: Arc<Mutex<AsyncLambda>>,
+    lambda: Option<Arc<Mutex<AsyncLambda>>>,
     enqueued: Arc<Mutex<Vec<Option<Instant>>>>,
 ) {
     let template: Value = serde_json::from_str(SAMPLE).unwrap_or(Value::Null);
@@ -810,7 +843,7 @@ pub(crate) async fn emit(
         if let Ok(mut queue) = queue.lock() {
             queue.send(body.clone(), ids.uuid(), now);
         }
-        if let Ok(mut lambda) = lambda.lock() {
+        if let Some(Ok(mut lambda)) = lambda.as_ref().map(|l| l.lock()) {
             lambda.waiting.push(AsyncEvent {
                 delivery: n,
                 body,
