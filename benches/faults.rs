@@ -29,7 +29,7 @@
 //! answer over the run, with the throttles, into `docs/faults-flows.svg` (`FAULTS_SVG` overrides), and
 //! exits non-zero when a goal of this function is missed. `FAULTS_SEED` (default 16) seeds the contact
 //! IDs and the other client's arrivals; the implementations' own back-off jitter is theirs (unseeded).
-//! Every wait has a timeout. Processes' stderr goes to `$TMPDIR/monitor-contact-faults/`.
+//! Every wait has a timeout. The processes' output goes to `$TMPDIR/monitor-contact-faults/`.
 //!
 //! `cargo test --bench faults` (no `--bench` argument) runs only the self-checks, in a second.
 
@@ -153,7 +153,8 @@ impl Implementation {
         }
     }
 
-    /// Lambda's environment for it, pointed at `double`; stderr to `log`.
+    /// Lambda's environment for it, pointed at `double`; its stdout and stderr to `log` with the
+    /// extensions `.stdout` and `.stderr` (Lambda keeps both in the function's log).
     fn launch(&self, double: &ConnectDouble, log: &Path) -> Launch {
         let launch = match self {
             // The flow function's environment as the template deploys it (the parameters that matter
@@ -174,8 +175,8 @@ impl Implementation {
         };
         launch
             .env("AWS_ENDPOINT_URL_CONNECT", double.endpoint())
-            .stdout(Capture::Null)
-            .stderr(Capture::File(log.to_path_buf()))
+            .stdout(Capture::File(log.with_extension("stdout")))
+            .stderr(Capture::File(log.with_extension("stderr")))
     }
 }
 
@@ -435,7 +436,12 @@ async fn single(implementation: &Implementation, case: Case) -> Result<Single> {
     let process = implementation.launch(&double, &log).spawn(&api)?;
     if let Err(e) = api.next_poll(INIT_TIMEOUT).await {
         process.finish();
-        return Err(format!("{} did not start ({e}); see {}", implementation.name(), log.display()).into());
+        return Err(format!(
+            "{} did not start ({e}); see {}",
+            implementation.name(),
+            log.with_extension("stderr").display()
+        )
+        .into());
     }
     let (ended, _) = invoke(
         &mut api,
@@ -1188,7 +1194,7 @@ async fn run(settings: Settings) -> Result<()> {
     let passed = verdict(own_singles, own_flows);
     println!("(the goals are this function's; boto3 is measured for comparison)");
     println!(
-        "\nmeasured in {:.0} s (after the release build); processes' stderr in {}",
+        "\nmeasured in {:.0} s (after the release build); the processes' output is in {}",
         begun.elapsed().as_secs_f64(),
         log_dir().display()
     );
