@@ -292,7 +292,15 @@ async fn serve(stream: &mut TcpStream, request: Recorded, shared: &Shared) -> st
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
         headers.extend(extra);
+        // Recorded before the event goes out: a process that answers at once may post its answer on
+        // another connection before this task runs again, and that answer must find its invocation.
+        if let Ok(mut handed) = shared.handed.lock() {
+            handed.push((invocation.request_id.clone(), Instant::now()));
+        }
         if let Err(e) = write_response(stream, 200, &headers, &invocation.payload).await {
+            if let Ok(mut handed) = shared.handed.lock() {
+                handed.retain(|(id, _)| *id != invocation.request_id);
+            }
             // The process went away while it waited (killed, crashed): as Lambda, the invocation
             // fails rather than vanishing.
             let _ = shared.answers.send(Answer {
@@ -306,9 +314,6 @@ async fn serve(stream: &mut TcpStream, request: Recorded, shared: &Shared) -> st
                 answered: Instant::now(),
             });
             return Err(e);
-        }
-        if let Ok(mut handed) = shared.handed.lock() {
-            handed.push((invocation.request_id, Instant::now()));
         }
         return Ok(());
     }
