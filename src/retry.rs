@@ -10,8 +10,10 @@
 //! - Retried: throttling, 5xx and other failures of the service or the network, and an attempt cut
 //!   off to leave time for another. Not retried: every answer that says something about the request
 //!   (invalid, not found, access denied, a supervisor at their limit).
-//! - Back-off: the n-th retry waits a random time between a tenth and all of `FIRST_BACKOFF x 2^(n-1)`
-//!   (at most [`MAX_BACKOFF`]): the first within 50-500 ms.
+//! - Back-off: the n-th retry waits a random time between a tenth and all of
+//!   `FIRST_BACKOFF x 1.5^(n-1)` (at most [`MAX_BACKOFF`]): the first within 50-500 ms. Growing by half,
+//!   not doubling: beside another client on a saturated quota each attempt is a race for the next
+//!   token (one every half second at 2 requests/s), and a contact flow's 2.5 s hold one more of them.
 //! - Until: a retry starts only before the retry window ends (`CONNECT_RETRY_SECONDS` from the start
 //!   of a single invocation; an SQS batch's deadline), and only when an attempt as long as the last
 //!   one can still finish before the deadline; `AWS_MAX_ATTEMPTS`, when set, caps the attempts.
@@ -28,7 +30,10 @@ use crate::connect::ConnectFailure;
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The longest back-off.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(4);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// How much each back-off's ceiling grows over the last.
+const GROWTH: f64 = 1.5;
 
 /// How long an attempt runs before it is taken for stalled (a dead connection) and retried, when
 /// the window leaves time for another: twice the slowest answers Connect gives in a slow moment.
@@ -55,9 +60,8 @@ impl ConnectFailure {
 
 /// The wait before retry `retry` (1 for the first), for `unit`, a random number in [0, 1).
 pub fn backoff(retry: u32, unit: f64) -> Duration {
-    let ceiling = FIRST_BACKOFF
-        .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
+    let growth = GROWTH.powi(i32::try_from(retry.saturating_sub(1).min(16)).unwrap_or(16));
+    let ceiling = FIRST_BACKOFF.mul_f64(growth).min(MAX_BACKOFF);
     ceiling.mul_f64(0.1 + 0.9 * unit.clamp(0.0, 1.0))
 }
 
@@ -106,9 +110,10 @@ mod tests {
     fn back_off_grows_with_jitter_the_first_within_50_to_500_ms() {
         assert_eq!(backoff(1, 0.0), ms(50));
         assert_eq!(backoff(1, 0.999_999), FIRST_BACKOFF.mul_f64(0.1 + 0.9 * 0.999_999));
-        assert_eq!(backoff(2, 0.0), ms(100));
-        assert_eq!(backoff(3, 1.0), ms(2000));
-        assert_eq!(backoff(4, 1.0), MAX_BACKOFF);
+        assert_eq!(backoff(2, 0.0), ms(75));
+        assert_eq!(backoff(3, 1.0), ms(1125));
+        assert_eq!(backoff(4, 1.0), Duration::from_micros(1_687_500));
+        assert_eq!(backoff(5, 1.0), MAX_BACKOFF);
         assert_eq!(backoff(60, 1.0), MAX_BACKOFF, "capped, no overflow");
     }
 
