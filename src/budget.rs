@@ -163,25 +163,20 @@ mod tests {
         d.as_millis()
     }
 
+    /// When `n` calls asked for at `at` may start, in milliseconds after `at`.
+    fn starts(bucket: &mut Bucket, at: Instant, n: usize) -> Vec<u128> {
+        (0..n)
+            .map(|_| bucket.reserve(at, at + LONG).map(|s| ms(s - at)).unwrap_or(u128::MAX))
+            .collect()
+    }
+
     #[test]
     fn a_burst_of_two_seconds_then_the_rate() {
         let t0 = Instant::now();
         let mut bucket = Bucket::new(1.0, t0);
-        let starts: Vec<u128> = (0..5)
-            .map(|_| bucket.reserve(t0, t0 + LONG).map(|s| ms(s - t0)).unwrap_or(u128::MAX))
-            .collect();
-        assert_eq!(starts, [0, 0, 1000, 2000, 3000]);
+        assert_eq!(starts(&mut bucket, t0, 5), [0, 0, 1000, 2000, 3000]);
         // After a pause the bucket refills, up to its capacity only.
-        let later = t0 + Duration::from_secs(100);
-        let starts: Vec<u128> = (0..3)
-            .map(|_| {
-                bucket
-                    .reserve(later, later + LONG)
-                    .map(|s| ms(s - later))
-                    .unwrap_or(u128::MAX)
-            })
-            .collect();
-        assert_eq!(starts, [0, 0, 1000]);
+        assert_eq!(starts(&mut bucket, t0 + Duration::from_secs(100), 3), [0, 0, 1000]);
     }
 
     #[test]
@@ -229,16 +224,7 @@ mod tests {
         }
         assert_eq!(bucket.rate(), 1.0, "never above the budget");
         // Back at the budget, the bucket refills to two seconds' worth again.
-        let later = t0 + Duration::from_secs(100);
-        let starts: Vec<u128> = (0..3)
-            .map(|_| {
-                bucket
-                    .reserve(later, later + LONG)
-                    .map(|s| ms(s - later))
-                    .unwrap_or(u128::MAX)
-            })
-            .collect();
-        assert_eq!(starts, [0, 0, 1000]);
+        assert_eq!(starts(&mut bucket, t0 + Duration::from_secs(100), 3), [0, 0, 1000]);
     }
 
     #[test]
