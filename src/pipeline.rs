@@ -241,7 +241,7 @@ impl<C: Connect> Run<'_, '_, C> {
             }
             self.calls.made[operation.index()] += 1;
             let cutoff = window.cutoff(start);
-            let (failure, cut) = match tokio::time::timeout_at(cutoff, call()).await {
+            let failed = match tokio::time::timeout_at(cutoff, call()).await {
                 Ok(Ok(answer)) => {
                     pacer.succeeded(operation);
                     return Ok(answer);
@@ -252,16 +252,15 @@ impl<C: Connect> Run<'_, '_, C> {
                         self.calls.throttled += 1;
                         pacer.throttled(operation, Instant::now());
                     }
-                    (failure, false)
+                    Failed::Connect(failure)
                 }
                 Err(_cut_off) if cutoff >= window.deadline => return Err(Failed::Late { before: false }),
-                Err(_cut_off) => (ConnectFailure::Unavailable("the attempt stalled".into()), true),
+                // A stalled attempt, cut off: nobody knows whether Connect carried it out.
+                Err(_cut_off) => Failed::Late { before: false },
             };
-            // Once an attempt was cut off, nobody knows whether Connect carried it out.
-            if cut || matches!(last, Some(Failed::Late { .. })) {
-                last = Some(Failed::Late { before: false });
-            } else {
-                last = Some(Failed::Connect(failure));
+            // Once an attempt's outcome is unknown, it stays unknown whatever later attempts answer.
+            if !matches!(last, Some(Failed::Late { .. })) {
+                last = Some(failed);
             }
             let now = Instant::now();
             let wait = retry::backoff(attempt, fastrand::f64());
