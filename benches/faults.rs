@@ -19,7 +19,7 @@
 //!    to answer (event handed over → answer posted), MonitorContact attempts the double received, the
 //!    answer (STARTED or the errorType), monitors started.
 //! 2. **Flows beside another integration**: one invocation per second for `FAULTS_SECONDS` (60), each
-//!    about a distinct contact, while another client
+//!    at a seeded random moment of its second and about a distinct contact, while another client
 //!    takes 1.5 requests/s (Poisson arrivals) of MonitorContact's quota; the double has Connect's
 //!    default quotas (2 requests/s, burst 5, every API). Each invocation goes to an idle process, or to
 //!    a new one when none is idle (Lambda scales out; at most 10). Reported: share STARTED, p50/p95/max
@@ -546,12 +546,38 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// When each invocation of the flows is made, from the start of the load: invocation `n` at a random
+/// moment of its own second (of `1 / rate`), drawn from the seed, the same for both implementations.
+///
+/// Not on the second itself: the quota's bucket refills continuously (a token every half second at
+/// 2 requests/s), so invocations exactly one second apart meet it at the same point of its refill every
+/// time; which point is set by whoever last took from a full bucket (a cold start's first attempt a few
+/// milliseconds later than the warm ones was enough), and it decided the runs: first attempts arriving
+/// 8 ms before a token lands lost every contested token, 55 ms after it won them (docs/performance.md).
+/// Contact flows are not invoked on a clock.
+fn moments(settings: &Settings, count: usize) -> Vec<Duration> {
+    let mut rng = Rng(settings.seed ^ 0x0F10_3A75);
+    (0..count)
+        .map(|n| {
+            let unit = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+            Duration::from_secs_f64((n as f64 + unit) / settings.rate)
+        })
+        .collect()
+}
+
+/// The other client's seed for the run's seed: distinct for every seed (its generator keeps only
+/// odd states, so the seed's lowest bit is moved up).
+fn other_seed(seed: u64) -> u64 {
+    (seed ^ 0x07EC_011E) ^ ((seed & 1) << 40)
+}
+
 async fn flows(implementation: &Implementation, settings: &Settings, contacts: &[String]) -> Result<Flows> {
     let mut scenario = Scenario::open();
     scenario.quotas = Some(Quotas::every_api(settings.quota.0, settings.quota.1));
     let double = Arc::new(ConnectDouble::start(scenario).await?);
     let other: Arc<OtherClient> =
-        Arc::new(double.other_client(MONITOR_CONTACT, settings.other_rate, settings.seed ^ 0x07EC_011E));
+        Arc::new(double.other_client(MONITOR_CONTACT, settings.other_rate, other_seed(settings.seed)));
+    let moments = moments(settings, contacts.len());
     let t0 = Instant::now() + settings.warm_up;
     let end = t0 + Duration::from_secs_f64(contacts.len() as f64 / settings.rate);
     let samples: Arc<Mutex<Vec<(Instant, u64, u64)>>> = Arc::default();
@@ -572,7 +598,7 @@ async fn flows(implementation: &Implementation, settings: &Settings, contacts: &
     let mut processes = 0usize;
     let mut tasks = Vec::new();
     for (n, contact) in contacts.iter().enumerate() {
-        tokio::time::sleep_until((t0 + Duration::from_secs_f64(n as f64 / settings.rate)).into()).await;
+        tokio::time::sleep_until((t0 + moments[n]).into()).await;
         let dispatched = Instant::now();
         let at = dispatched.saturating_duration_since(t0);
         // An idle environment, a new one while under the cap, or the first to come free.
@@ -1325,6 +1351,20 @@ fn self_checks() -> Result<()> {
     check(
         ids.iter().collect::<HashSet<_>>().len() == ids.len(),
         "each invocation a distinct contact",
+    )?;
+    let settings = Settings::from_env();
+    let at = moments(&settings, 200);
+    check(
+        at.iter()
+            .enumerate()
+            .all(|(n, t)| (n as f64..n as f64 + 1.0).contains(&(t.as_secs_f64() * settings.rate)))
+            && at == moments(&settings, 200)
+            && at.windows(2).any(|w| (w[1] - w[0]).as_millis() != 1000),
+        "one invocation in each second, at a seeded moment of it",
+    )?;
+    check(
+        other_seed(16) | 1 != other_seed(17) | 1 && other_seed(16) == 16 ^ 0x07EC_011E,
+        "the other client's arrivals differ for every seed (16 as before)",
     )?;
     check(
         ids.iter().all(|id| {
