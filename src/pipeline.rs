@@ -273,7 +273,8 @@ impl<C: Connect> Run<'_, '_, C> {
     }
 
     /// When the next attempt of `operation` may start, no sooner than `earliest`: its turn under the
-    /// pacer, if that comes in time (a retry within the window; a first attempt before the deadline).
+    /// pacer, if that comes in time (a retry within the window, its last moment included; any attempt
+    /// before the deadline).
     fn turn(&self, operation: Operation, earliest: Instant, retry: bool) -> Option<Instant> {
         let window = self.window;
         let latest = if retry {
@@ -281,7 +282,7 @@ impl<C: Connect> Run<'_, '_, C> {
         } else {
             window.deadline
         };
-        if earliest >= latest {
+        if earliest >= window.deadline || earliest > latest {
             return None;
         }
         self.env.pacer.reserve(operation, earliest, latest)
