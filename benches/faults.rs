@@ -924,13 +924,21 @@ fn write_timeline(flows: &Flows, quota: (f64, f64), path: &Path) -> std::io::Res
         rows.push((attempt.at, format!("flow-{n}"), k.to_string(), since, attempt.status));
     }
     for (at, admitted) in &flows.other_log {
-        rows.push((*at, "other".into(), "-".into(), "-".into(), if *admitted { 200 } else { 429 }));
+        rows.push((
+            *at,
+            "other".into(),
+            "-".into(),
+            "-".into(),
+            if *admitted { 200 } else { 429 },
+        ));
     }
     rows.sort_by_key(|r| r.0);
     let mut text = String::from("t_ms\twho\tattempt\tsince_invocation_ms\tstatus\ttokens_before\n");
     let (mut tokens, mut last) = (quota.1, rows.first().map(|r| r.0));
     for (at, who, attempt, since, status) in &rows {
-        let elapsed = last.map(|l| at.saturating_duration_since(l).as_secs_f64()).unwrap_or(0.0);
+        let elapsed = last
+            .map(|l| at.saturating_duration_since(l).as_secs_f64())
+            .unwrap_or(0.0);
         tokens = (tokens + elapsed * quota.0).min(quota.1);
         last = Some(*at);
         let t = if *at >= flows.t0 {
@@ -938,7 +946,11 @@ fn write_timeline(flows: &Flows, quota: (f64, f64), path: &Path) -> std::io::Res
         } else {
             -flows.t0.duration_since(*at).as_secs_f64()
         };
-        let _ = writeln!(text, "{:.1}\t{who}\t{attempt}\t{since}\t{status}\t{tokens:.3}", t * 1000.0);
+        let _ = writeln!(
+            text,
+            "{:.1}\t{who}\t{attempt}\t{since}\t{status}\t{tokens:.3}",
+            t * 1000.0
+        );
         if *status != 429 {
             tokens -= 1.0;
         }
