@@ -37,6 +37,8 @@ pub enum ErrorKind {
     Throttled,
     /// Connect: 5xx or connection failures on every attempt within the retry window.
     ConnectUnavailable,
+    /// PROVISIONAL
+    StateUnavailable,
     /// The invocation's remaining time ran out before Connect answered.
     DeadlineExceeded,
     /// An SQS record delivered again (an earlier receive failed) when its event is older than
@@ -98,6 +100,7 @@ impl ErrorKind {
             ErrorKind::SupervisorNotFound => (Retry::No, Level::ERROR),
             ErrorKind::IdempotencyConflict => (Retry::WithNewEventId, Level::ERROR),
             ErrorKind::AccessDenied => (Retry::AfterFix, Level::ERROR),
+            ErrorKind::StateUnavailable => (Retry::Yes, Level::WARN),
             ErrorKind::Throttled | ErrorKind::ConnectUnavailable | ErrorKind::DeadlineExceeded => {
                 (Retry::Yes, Level::ERROR)
             }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::budget::Pacer;
 use crate::config::Config;
 use crate::connect::Connect;
+use crate::qa_state::DynamoState;
 use crate::connect::Operation;
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{self, Intent, Payload, Source};
@@ -71,6 +72,8 @@ pub struct App<C> {
     pub snapshots: Snapshots,
     /// Where the metrics go.
     pub metrics: Metrics,
+    /// The QA state table (`QA_STATE_TABLE`), built only when a QA rule has a quota.
+    pub qa_state: Option<DynamoState>,
 }
 
 impl<C> App<C> {
@@ -87,7 +90,14 @@ impl<C> App<C> {
             ),
             config,
             connect,
+            qa_state: None,
         }
+    }
+
+    /// The same, keeping the quota rules' counts and records in `state`.
+    pub fn with_qa_state(mut self, state: DynamoState) -> App<C> {
+        self.qa_state = Some(state);
+        self
     }
 
     /// The same, writing its metrics to `sink`.
@@ -217,6 +227,7 @@ async fn resolve<C: Connect>(
         config: &app.config,
         pacer: &app.pacer,
         snapshots: &app.snapshots,
+        state: app.qa_state.as_ref(),
     };
     let (resolved, calls) = pipeline::run(&env, plans, window).await;
     let results = logs

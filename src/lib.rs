@@ -30,6 +30,7 @@ pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod pool;
 pub(crate) mod qa;
+pub mod qa_state;
 pub(crate) mod retry;
 pub mod runtime;
 pub(crate) mod sampling;

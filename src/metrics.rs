@@ -50,6 +50,8 @@ pub struct Calls {
     /// Eligible pool members in GetCurrentUserData's answers (summed over instances), when a pool
     /// pick happened.
     pub pool_eligible: Option<u32>,
+    /// Calls to the QA state table (quota rules only).
+    pub state: u32,
 }
 
 /// What one invocation did, counted.
@@ -299,6 +301,7 @@ mod tests {
             made: [1, 1, 3],
             throttled: 2,
             pool_eligible: Some(4),
+            state: 0,
         };
         tally.duration = Duration::from_micros(12_500);
         let docs = parsed(&metrics(None).documents(&tally, SystemTime::UNIX_EPOCH + Duration::from_secs(1)));

@@ -32,6 +32,10 @@ pub enum SkipReason {
     SupervisorUnavailable,
     /// `QA_RULES`: no rule matches the contact.
     NoMatchingRule,
+    /// PROVISIONAL
+    QuotaReached,
+    /// PROVISIONAL
+    NotYet,
 }
 
 impl SkipReason {

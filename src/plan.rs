@@ -103,6 +103,41 @@ pub struct Target {
     pub rule_name: Option<String>,
     /// The QA rule that decided (contact events under `QA_RULES`).
     pub qa_rule: Option<String>,
+    /// When that rule has a quota (`perAgent`, `perReviewer`): the slot the contact needs.
+    pub quota: Option<QuotaTicket>,
+}
+
+/// What a QA rule with a quota needs to hold a slot for a contact, decided in process (the periods
+/// are those of the event's `time` in `QA_TIME_ZONE`; see `quota`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaTicket {
+    /// The rule's name.
+    pub rule: String,
+    /// The agent's user ID.
+    pub agent: String,
+    /// `perAgent`: the agent's period and the slots open in it at the event's time.
+    pub per_agent: Option<Slots>,
+    /// `perReviewer`: the reviewers' period and their limit.
+    pub per_reviewer: Option<Slots>,
+    /// What the record keeps about the event: its type, its time (RFC 3339), its local day.
+    pub event_type: String,
+    pub event_time: String,
+    pub day: String,
+    /// The agent's team: their deepest hierarchy group.
+    pub team: Option<String>,
+    /// When the state kept for it may go (epoch seconds): the event's time plus `QA_RECORD_DAYS`.
+    pub expires: i64,
+}
+
+/// A period's counter: its label (the period's start) and how many may be taken in it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slots {
+    /// The period's start, RFC 3339 in `QA_TIME_ZONE`.
+    pub period: String,
+    /// How many may be taken now: the slots open so far (`perAgent`), or the limit (`perReviewer`).
+    pub open: u32,
+    /// The quota for the whole period (N or M).
+    pub count: u32,
 }
 
 impl Target {
@@ -391,6 +426,7 @@ impl Validated {
             contact_scoped: self.client_token.is_none() && self.source.is_automatic(),
             rule_name: self.rule_name.clone(),
             qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
+            quota: None,
         }))
     }
 
