@@ -14,6 +14,7 @@ use crate::connect::Connect;
 use crate::error::{ErrorKind, MonitorError};
 use crate::outcome::SkipReason;
 use crate::plan::{QuotaTicket, Supervisor, Target};
+use crate::quota::verdict;
 use crate::qa_state::{Claim, QaState, Record, StateError, Taken, agent_counter, reviewer_counter};
 
 /// A group's hold on its quota slot.
@@ -197,16 +198,5 @@ fn held(ticket: &QuotaTicket, taken: Taken) -> Result<(), Done> {
             verdict(taken, slots.open, slots.count).unwrap_or(SkipReason::NotYet),
         )),
         _ => Err(Done::Skipped(SkipReason::NoSupervisorAvailable)),
-    }
-}
-
-/// PROVISIONAL: quota::verdict.
-fn verdict(taken: u32, open: u32, count: u32) -> Option<SkipReason> {
-    if taken >= count {
-        Some(SkipReason::QuotaReached)
-    } else if taken >= open {
-        Some(SkipReason::NotYet)
-    } else {
-        None
     }
 }
