@@ -674,6 +674,127 @@ where
     op.error(kind)
 }
 
+/// An in-memory [`QaState`] for unit tests (the pipeline's): the same rules as the table (a claim
+/// counts once, limits, give back only while pending), every call recorded, and a switch that makes
+/// every call fail as an unavailable table would.
+#[cfg(test)]
+pub(crate) mod memory {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::{Claim, Op, QaState, Record, StateError, Taken, claim_key};
+
+    /// The calls made, by name: `counts`, `take`, `give_back`, `record`.
+    #[derive(Default)]
+    pub struct MemoryState {
+        /// `taken` by counter key.
+        pub counters: Mutex<HashMap<(String, String), u32>>,
+        /// Claim state (`pending`, `started`) by claim key.
+        pub claims: Mutex<HashMap<(String, String), &'static str>>,
+        /// The records written.
+        pub records: Mutex<Vec<Record>>,
+        /// The calls, in order.
+        pub calls: Mutex<Vec<&'static str>>,
+        /// When set, every call fails.
+        pub unavailable: Mutex<bool>,
+    }
+
+    impl MemoryState {
+        fn call(&self, op: Op, name: &'static str) -> Result<(), StateError> {
+            if let Ok(mut calls) = self.calls.lock() {
+                calls.push(name);
+            }
+            match self.unavailable.lock().map(|u| *u) {
+                Ok(false) => Ok(()),
+                _ => Err(op.error("no connection to DynamoDB (after 3 attempts at most)")),
+            }
+        }
+
+        /// The calls made so far.
+        pub fn calls(&self) -> Vec<&'static str> {
+            self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+        }
+
+        fn taken(&self, key: &(String, String)) -> u32 {
+            self.counters.lock().ok().and_then(|c| c.get(key).copied()).unwrap_or(0)
+        }
+
+        fn add(&self, key: (String, String), delta: i64) {
+            if let Ok(mut counters) = self.counters.lock() {
+                let value = counters.entry(key).or_insert(0);
+                *value = u32::try_from((i64::from(*value) + delta).max(0)).unwrap_or(0);
+            }
+        }
+    }
+
+    impl QaState for MemoryState {
+        async fn counts(&self, counters: &[(String, String)]) -> Result<Vec<u32>, StateError> {
+            self.call(Op::Counts, "counts")?;
+            Ok(counters.iter().map(|key| self.taken(key)).collect())
+        }
+
+        async fn take(&self, claim: &Claim) -> Result<Taken, StateError> {
+            self.call(Op::Take, "take")?;
+            let key = claim_key(&claim.rule, &claim.contact_id);
+            if self.claims.lock().map(|c| c.contains_key(&key)).unwrap_or(true) {
+                return Ok(Taken::Held);
+            }
+            if let Some(agent) = &claim.agent {
+                let taken = self.taken(&agent.key());
+                if taken >= agent.limit {
+                    return Ok(Taken::AgentFull { taken });
+                }
+            }
+            if let Some(reviewer) = &claim.reviewer
+                && self.taken(&reviewer.key()) >= reviewer.limit
+            {
+                return Ok(Taken::ReviewerFull);
+            }
+            for counter in claim.agent.iter().chain(&claim.reviewer) {
+                self.add(counter.key(), 1);
+            }
+            if let Ok(mut claims) = self.claims.lock() {
+                claims.insert(key, "pending");
+            }
+            Ok(Taken::Taken)
+        }
+
+        async fn give_back(&self, claim: &Claim) -> Result<(), StateError> {
+            self.call(Op::GiveBack, "give_back")?;
+            let key = claim_key(&claim.rule, &claim.contact_id);
+            let pending = self
+                .claims
+                .lock()
+                .map(|c| c.get(&key) == Some(&"pending"))
+                .unwrap_or(false);
+            if pending {
+                if let Ok(mut claims) = self.claims.lock() {
+                    claims.remove(&key);
+                }
+                for counter in claim.agent.iter().chain(&claim.reviewer) {
+                    self.add(counter.key(), -1);
+                }
+            }
+            Ok(())
+        }
+
+        async fn record(&self, claim: &Claim, record: &Record) -> Result<(), StateError> {
+            self.call(Op::Record, "record")?;
+            let key = claim_key(&claim.rule, &claim.contact_id);
+            match self.claims.lock() {
+                Ok(mut claims) if claims.contains_key(&key) => {
+                    claims.insert(key, "started");
+                }
+                _ => return Err(Op::Record.error("the claim is gone (given back or expired)")),
+            }
+            if let Ok(mut records) = self.records.lock() {
+                records.push(record.clone());
+            }
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -820,5 +941,31 @@ mod tests {
             "{error}"
         );
         assert!(error.kind.meaning().batch_item_failure);
+    }
+
+    #[tokio::test]
+    async fn the_memory_double_keeps_the_tables_rules() {
+        let state = memory::MemoryState::default();
+        let first = claim(true, false);
+        assert_eq!(state.take(&first).await, Ok(Taken::Taken));
+        assert_eq!(state.take(&first).await, Ok(Taken::Held));
+        let full = |contact: &str| Claim {
+            contact_id: contact.into(),
+            ..claim(true, false)
+        };
+        assert_eq!(state.take(&full("c2")).await, Ok(Taken::Taken));
+        assert_eq!(state.take(&full("c3")).await, Ok(Taken::Taken));
+        assert_eq!(state.take(&full("c4")).await, Ok(Taken::AgentFull { taken: 3 }));
+        assert_eq!(state.give_back(&full("c3")).await, Ok(()));
+        let key = first.agent.as_ref().map(Counter::key).unwrap_or_default();
+        assert_eq!(state.counts(std::slice::from_ref(&key)).await, Ok(vec![2]));
+        if let Ok(mut unavailable) = state.unavailable.lock() {
+            *unavailable = true;
+        }
+        assert!(state.counts(&[key]).await.is_err());
+        assert_eq!(
+            state.calls(),
+            ["take", "take", "take", "take", "take", "give_back", "counts", "counts"]
+        );
     }
 }

@@ -6,8 +6,10 @@
 //!   binary run again, the store built as the function builds it, through `AWS_ENDPOINT_URL_DYNAMODB`);
 //! - reviewer limits; a slot given back can be taken again; nothing is given back after the record;
 //! - counts of missing items are 0, for any number of keys;
-//! - an unavailable table (moto stopped, a server answering 500 or throttling, one that never answers)
-//!   is a `StateError` after the SDK's retries, within a bounded time, naming no key.
+//! - an unavailable table (moto stopped, a server answering 500 or throttling, one that hangs up or
+//!   never answers) is a `StateError` after the SDK's retries, within a bounded time, naming no key;
+//! - what moto never does, from a stand-in server: a transaction cancelled by a conflict is sent again,
+//!   unprocessed keys are read again.
 
 mod support;
 
@@ -456,82 +458,87 @@ async fn a_stopped_table_is_unavailable_soon() {
     .await;
 }
 
-/// How a stand-in server answers every request.
-#[derive(Clone, Copy)]
-enum Answer {
-    /// HTTP 500 InternalServerError.
-    Failure,
-    /// HTTP 400 ThrottlingException.
-    Throttle,
+/// How a stand-in server answers a request.
+#[derive(Clone)]
+enum Reply {
+    /// An HTTP status line's code and text, and a JSON body.
+    Answer(&'static str, String),
     /// Reads the request and hangs up.
     HangUp,
     /// Reads the request and never answers.
     Silence,
 }
 
-/// A loopback server that answers DynamoDB's calls as `answer` says, counting the requests.
-async fn stand_in(answer: Answer) -> (String, Arc<AtomicU32>) {
+/// A DynamoDB error answer: `status` and the error's type.
+fn error_reply(status: &'static str, kind: &str) -> Reply {
+    Reply::Answer(
+        status,
+        format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"{AGENT} says no"}}"#),
+    )
+}
+
+/// A loopback server that answers DynamoDB's calls with `reply(n)` for its n-th request (from 1),
+/// counting the requests.
+async fn stand_in(reply: impl Fn(u32) -> Reply + Send + Sync + 'static) -> (String, Arc<AtomicU32>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
     let endpoint = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
     let requests = Arc::new(AtomicU32::new(0));
     let counted = Arc::clone(&requests);
+    let reply = Arc::new(reply);
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let counted = Arc::clone(&counted);
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 64 * 1024];
-                let mut read = 0;
-                while let Ok(n) = stream.read(&mut buffer[read..]).await {
-                    if n == 0 {
-                        return;
-                    }
-                    read += n;
-                    let text = String::from_utf8_lossy(&buffer[..read]).to_string();
-                    let Some(head_end) = text.find("\r\n\r\n") else {
-                        continue;
-                    };
-                    let length = text[..head_end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().to_owned())
-                        })
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if read < head_end + 4 + length {
-                        continue;
-                    }
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    read = 0;
-                    let (status, kind) = match answer {
-                        Answer::Failure => (
-                            "500 Internal Server Error",
-                            "com.amazonaws.dynamodb.v20120810#InternalServerError",
-                        ),
-                        Answer::Throttle => (
-                            "400 Bad Request",
-                            "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-                        ),
-                        Answer::HangUp => return,
-                        Answer::Silence => {
-                            tokio::time::sleep(Duration::from_secs(30)).await;
-                            return;
-                        }
-                    };
-                    let body = format!(r#"{{"__type":"{kind}","message":"{AGENT} says no"}}"#);
-                    let response = format!(
-                        "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if stream.write_all(response.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, Arc::clone(&counted), Arc::clone(&reply)));
         }
     });
     (endpoint, requests)
+}
+
+/// One connection of the stand-in: whole requests read, each answered as `reply` says.
+async fn serve(
+    mut stream: tokio::net::TcpStream,
+    counted: Arc<AtomicU32>,
+    reply: Arc<impl Fn(u32) -> Reply + Send + Sync + 'static>,
+) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut read = 0;
+    while let Ok(n) = stream.read(&mut buffer[read..]).await {
+        if n == 0 {
+            return;
+        }
+        read += n;
+        let text = String::from_utf8_lossy(&buffer[..read]).to_string();
+        let Some(head_end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let length = text[..head_end]
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_owned())
+            })
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        if read < head_end + 4 + length {
+            continue;
+        }
+        read = 0;
+        let (status, body) = match reply(counted.fetch_add(1, Ordering::SeqCst) + 1) {
+            Reply::Answer(status, body) => (status, body),
+            Reply::HangUp => return,
+            Reply::Silence => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return;
+            }
+        };
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn state_at(endpoint: &str) -> DynamoState {
@@ -541,15 +548,18 @@ async fn state_at(endpoint: &str) -> DynamoState {
 #[tokio::test]
 async fn five_hundreds_and_throttles_are_retried_then_unavailable() {
     let first = claim("c1", agent(3), None);
-    for (answer, kind) in [
-        (Answer::Failure, "DynamoDB failed (InternalServerError, HTTP 500"),
+    for (reply, kind) in [
         (
-            Answer::Throttle,
+            error_reply("500 Internal Server Error", "InternalServerError"),
+            "DynamoDB failed (InternalServerError, HTTP 500",
+        ),
+        (
+            error_reply("400 Bad Request", "ThrottlingException"),
             "DynamoDB throttled every attempt (ThrottlingException, HTTP 400",
         ),
-        (Answer::HangUp, "no connection to DynamoDB"),
+        (Reply::HangUp, "no connection to DynamoDB"),
     ] {
-        let (endpoint, requests) = stand_in(answer).await;
+        let (endpoint, requests) = stand_in(move |_| reply.clone()).await;
         let state = state_at(&endpoint).await;
         fails_in_time(state.take(&first), "take (TransactWriteItems)", kind).await;
         assert_eq!(
@@ -565,7 +575,7 @@ async fn five_hundreds_and_throttles_are_retried_then_unavailable() {
 
 #[tokio::test]
 async fn a_table_that_never_answers_is_unavailable_within_the_operation_timeout() {
-    let (endpoint, requests) = stand_in(Answer::Silence).await;
+    let (endpoint, requests) = stand_in(|_| Reply::Silence).await;
     let state = state_at(&endpoint).await;
     let error = fails_in_time(
         state.take(&claim("c1", agent(3), None)),
@@ -578,4 +588,59 @@ async fn a_table_that_never_answers_is_unavailable_within_the_operation_timeout(
         "{error}: the SDK retried a stuck attempt"
     );
     assert_eq!(qa_state::OPERATION_TIMEOUT, Duration::from_secs(3));
+}
+
+/// DynamoDB's answer to a transaction cancelled because it met another one on the counter.
+fn conflict() -> Reply {
+    Reply::Answer(
+        "400 Bad Request",
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#.into(),
+    )
+}
+
+#[tokio::test]
+async fn a_transaction_that_met_another_is_sent_again() {
+    // Two conflicts, then carried out: taken, on the third try.
+    let (endpoint, requests) = stand_in(|n| {
+        if n <= 2 {
+            conflict()
+        } else {
+            Reply::Answer("200 OK", "{}".into())
+        }
+    })
+    .await;
+    let state = state_at(&endpoint).await;
+    assert_eq!(ok(state.take(&claim("c1", agent(3), None)).await), Taken::Taken);
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+
+    // Conflicts on every try: unavailable, after 5 tries.
+    let (endpoint, requests) = stand_in(|_| conflict()).await;
+    let state = state_at(&endpoint).await;
+    fails_in_time(
+        state.take(&claim("c1", agent(3), None)),
+        "take (TransactWriteItems)",
+        "conflicted with others",
+    )
+    .await;
+    assert_eq!(requests.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn unprocessed_keys_are_read_again() {
+    let key = agent(3).map(|c| c.key()).unwrap_or_default();
+    let (pk, sk) = key.clone();
+    let keys = format!(r#"{{"pk":{{"S":"{pk}"}},"sk":{{"S":"{sk}"}}}}"#);
+    let (endpoint, requests) = stand_in(move |n| {
+        let body = if n == 1 {
+            format!(r#"{{"Responses":{{"qa-state":[]}},"UnprocessedKeys":{{"qa-state":{{"Keys":[{keys}]}}}}}}"#)
+        } else {
+            let item = format!(r#"{},"taken":{{"N":"2"}}}}"#, &keys[..keys.len() - 1]);
+            format!(r#"{{"Responses":{{"qa-state":[{item}]}},"UnprocessedKeys":{{}}}}"#)
+        };
+        Reply::Answer("200 OK", body)
+    })
+    .await;
+    let state = state_at(&endpoint).await;
+    assert_eq!(ok(state.counts(&[key]).await), [2]);
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
 }
