@@ -195,7 +195,7 @@ pub trait QaState {
     fn record(&self, claim: &Claim, record: &Record) -> impl Future<Output = Result<(), StateError>> + Send;
 }
 
-/// How long one state operation may take, the SDK's retries included: a batch has 40 s for up to ten
+/// How long one state operation may take, the SDK's retries included: a batch has 40 s for all its
 /// records, each of which may make up to three state calls; a table that does not answer in 3 s is
 /// unavailable for this delivery, and the record comes back later.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
