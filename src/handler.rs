@@ -22,7 +22,6 @@ use serde::Serialize;
 use crate::budget::Pacer;
 use crate::config::Config;
 use crate::connect::Connect;
-use crate::qa_state::DynamoState;
 use crate::connect::Operation;
 use crate::error::{ErrorKind, MonitorError};
 use crate::event::{self, Intent, Payload, Source};
@@ -31,6 +30,7 @@ use crate::outcome::{Outcome, SkipReason};
 use crate::pipeline::{self, Env, Resolved};
 use crate::plan::{Plan, Supervisor, Target, Validated, validate};
 use crate::pool::{PoolState, Snapshots};
+use crate::qa_state::DynamoState;
 use crate::retry::Window;
 
 /// Time kept back from the invocation's deadline to report the outcome: the function answers
@@ -94,9 +94,10 @@ impl<C> App<C> {
         }
     }
 
-    /// The same, keeping the quota rules' counts and records in `state`.
-    pub fn with_qa_state(mut self, state: DynamoState) -> App<C> {
-        self.qa_state = Some(state);
+    /// The same, keeping the quota rules' counts and records in `state` (see
+    /// [`DynamoState::for_config`]).
+    pub fn with_qa_state(mut self, state: Option<DynamoState>) -> App<C> {
+        self.qa_state = state;
         self
     }
 

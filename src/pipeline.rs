@@ -34,8 +34,8 @@ use crate::identifiers::Capabilities;
 use crate::metrics::Calls;
 use crate::outcome::{Outcome, SkipReason};
 use crate::plan::{Plan, Supervisor, Target, live_check};
-use crate::qa_state::{DynamoState, QaState};
 use crate::pool::{Pick, PoolState, Seats, Snapshots};
+use crate::qa_state::{DynamoState, QaState};
 use crate::retry::{self, Window};
 
 mod quotas;
@@ -120,6 +120,7 @@ pub async fn run<C: Connect, S: QaState>(
         statuses: HashMap::new(),
         seats: HashMap::new(),
         unavailable: HashSet::new(),
+        state_down: false,
     };
     let (leads, group_of) = groups(&targets);
     let mut served = Vec::with_capacity(leads.len());
@@ -206,6 +207,18 @@ fn deadline_exceeded(before: bool) -> MonitorError {
     MonitorError::new(ErrorKind::DeadlineExceeded, message)
 }
 
+/// A group before its calls: nobody picked yet (a named supervisor is known already).
+fn unserved(target: &Target) -> Served {
+    Served {
+        result: Done::Skipped(SkipReason::NoSupervisorAvailable),
+        user_id: match &target.supervisor {
+            Supervisor::Named(user) => Some(user.clone()),
+            Supervisor::Pool(_) => None,
+        },
+        pool: None,
+    }
+}
+
 /// A pool pick's answer: the member (if anyone has room) and the pool as the pick saw it.
 type Seat = Result<(Option<String>, PoolState), MonitorError>;
 
@@ -222,6 +235,9 @@ struct Run<'e, 'a, C, S> {
     /// (instance, user) that MonitorContact refused as unavailable (ServiceQuotaExceeded) in this
     /// run: not asked again in it.
     unavailable: HashSet<(String, String)>,
+    /// The QA state table failed in this run (after its client's retries): the rest of the batch's
+    /// quota groups fail at once instead of each waiting for it.
+    state_down: bool,
 }
 
 impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
@@ -309,14 +325,14 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
     /// MonitorContact, so that it is still true when the monitor starts.
     async fn serve(&mut self, target: &Target) -> Served {
         match (&target.quota, self.env.state) {
-            (Some(ticket), Some(state)) => self.serve_with_quota(target, ticket, state).await,
+            (Some(ticket), Some(state)) => self.serve_with_quota(target, ticket.as_ref(), state).await,
             _ => self.serve_calls(target, None).await,
         }
     }
 
     /// The group's Connect calls; with a quota `hold`, the pick is among the reviewers below their
     /// limit and the slot is taken (if it was not already) just before MonitorContact.
-    async fn serve_calls(&mut self, target: &Target, mut hold: Option<&mut Hold<'_>>) -> Served {
+    async fn serve_calls(&mut self, target: &Target, hold: Option<&mut Hold<'_>>) -> Served {
         let config = self.env.config;
         let eligible = hold.as_ref().and_then(|hold| hold.eligible.clone());
         let pick = match target.supervisor {
@@ -326,14 +342,7 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
             }),
             Supervisor::Named(_) => None,
         };
-        let mut served = Served {
-            result: Done::Skipped(SkipReason::NoSupervisorAvailable),
-            user_id: match &target.supervisor {
-                Supervisor::Named(user) => Some(user.clone()),
-                Supervisor::Pool(_) => None,
-            },
-            pool: None,
-        };
+        let mut served = unserved(target);
         // A pool this run has asked about already: a contact beyond its room costs no call at all.
         if let Some(pick) = pick
             && self.seats.contains_key(&target.instance_id)
@@ -368,7 +377,7 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
         let Some(user_id) = served.user_id.clone() else {
             return served;
         };
-        if let Some(hold) = hold.as_deref_mut()
+        if let Some(hold) = hold
             && let Err(done) = self.take_for(hold, target, &user_id).await
         {
             served.result = done;

@@ -114,7 +114,7 @@ pub struct Target {
     /// The QA rule that decided (contact events under `QA_RULES`).
     pub qa_rule: Option<String>,
     /// When that rule has a quota (`perAgent`, `perReviewer`): the slot the contact needs.
-    pub quota: Option<QuotaTicket>,
+    pub quota: Option<Box<QuotaTicket>>,
 }
 
 /// What a QA rule with a quota needs to hold a slot for a contact, decided in process (the periods
@@ -462,7 +462,9 @@ impl Validated {
             contact_scoped: self.client_token.is_none() && self.source.is_automatic(),
             rule_name: self.rule_name.clone(),
             qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
-            quota: qa_rule.and_then(|index| self.quota_ticket(&config.qa_rules[index], config, now)),
+            quota: qa_rule
+                .and_then(|index| self.quota_ticket(&config.qa_rules[index], config, now))
+                .map(Box::new),
         }))
     }
 
@@ -1478,7 +1480,10 @@ mod tests {
         );
         // Wednesday 2026-11-18 18:40Z is 13:40 in New York: the second of three weekly slots (Wednesday
         // 08:00) is open, the third (Friday 16:00) is not.
-        let t = target(&contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["company", "team-b"])), &c);
+        let t = target(
+            &contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["company", "team-b"])),
+            &c,
+        );
         let ticket = t.quota.expect("a quota rule's target has a ticket");
         assert_eq!(ticket.rule, "weekly");
         assert_eq!(ticket.agent, "a1");
@@ -1501,10 +1506,16 @@ mod tests {
         );
         assert_eq!(ticket.event_type, "CONNECTED_TO_AGENT");
         assert_eq!(ticket.event_time, "2026-11-18T18:40:00Z");
-        assert_eq!((ticket.day.as_str(), ticket.team.as_deref()), ("2026-11-18", Some("team-b")));
+        assert_eq!(
+            (ticket.day.as_str(), ticket.team.as_deref()),
+            ("2026-11-18", Some("team-b"))
+        );
         assert_eq!(ticket.expires, 1_795_027_200 + 30 * 86_400);
         let plain = qa_config(r#"[{"name": "all", "percent": 100}]"#, &[]);
-        let t = target(&contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["team-b"])), &plain);
+        let t = target(
+            &contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["team-b"])),
+            &plain,
+        );
         assert_eq!(t.quota, None, "no quota, no ticket");
     }
 }

@@ -39,6 +39,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 
+use crate::config::Config;
 use crate::error::{ErrorKind, MonitorError};
 
 /// A counter to increment when a slot is taken: an agent's or a reviewer's, for one rule and period.
@@ -257,6 +258,14 @@ impl DynamoState {
             client: aws_sdk_dynamodb::Client::from_conf(config),
             table: table.into(),
         }
+    }
+
+    /// The client `config` needs: one when a QA rule has a quota (its table is then set, `Config`
+    /// checks it), none otherwise, so that a function without quotas builds no DynamoDB client.
+    pub fn for_config(config: &Config, sdk: &SdkConfig) -> Option<DynamoState> {
+        let quotas = config.qa_rules.iter().any(|rule| rule.has_quota());
+        let table = config.qa_state_table.as_deref().filter(|_| quotas)?;
+        Some(DynamoState::new(sdk, table))
     }
 
     /// The table's name.
@@ -796,6 +805,7 @@ pub(crate) mod memory {
             self.call(Op::Record, "record")?;
             let key = claim_key(&claim.rule, &claim.contact_id);
             match self.claims.lock() {
+                Ok(claims) if claims.get(&key) == Some(&"started") => return Ok(()),
                 Ok(mut claims) if claims.contains_key(&key) => {
                     claims.insert(key, "started");
                 }

@@ -7,15 +7,13 @@
 //! agent's count and every reviewer's, so a skip costs one call and the pick is among reviewers below
 //! their limit), then the take with the reviewer picked, then the record or the give-back: three.
 
-use tokio::time::Instant;
-
 use super::{Done, Run, Served};
 use crate::connect::Connect;
 use crate::error::{ErrorKind, MonitorError};
 use crate::outcome::SkipReason;
 use crate::plan::{QuotaTicket, Supervisor, Target};
-use crate::quota::verdict;
 use crate::qa_state::{Claim, QaState, Record, StateError, Taken, agent_counter, reviewer_counter};
+use crate::quota::verdict;
 
 /// A group's hold on its quota slot.
 pub(super) struct Hold<'t> {
@@ -57,7 +55,9 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
         let Some(limit) = &ticket.per_reviewer else {
             let claim = claim(ticket, &target.contact_id, None);
             let taken = self.state_call(state.take(&claim)).await?;
-            held(ticket, taken)?;
+            if let Some(skip) = not_held(ticket, taken) {
+                return Err(Done::Skipped(skip));
+            }
             hold.claim = Some(claim);
             return Ok(());
         };
@@ -106,9 +106,9 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
             return Ok(());
         };
         let claim = claim(hold.ticket, &target.contact_id, Some(reviewer));
-        match self.state_call(state.take(&claim)).await? {
-            Taken::ReviewerFull => return Err(Done::Skipped(SkipReason::NoSupervisorAvailable)),
-            taken => held(hold.ticket, taken)?,
+        let taken = self.state_call(state.take(&claim)).await?;
+        if let Some(skip) = not_held(hold.ticket, taken) {
+            return Err(Done::Skipped(skip));
         }
         hold.claim = Some(claim);
         Ok(())
@@ -116,7 +116,13 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
 
     /// After the calls: a monitor that started is recorded; a slot whose monitor certainly did not
     /// start is given back. An unknown outcome (the deadline) keeps the slot: never more than N.
-    async fn settle(&mut self, claim: &Claim, ticket: &QuotaTicket, done: &Done, state: &S) -> Result<(), MonitorError> {
+    async fn settle(
+        &mut self,
+        claim: &Claim,
+        ticket: &QuotaTicket,
+        done: &Done,
+        state: &S,
+    ) -> Result<(), MonitorError> {
         match done {
             Done::Started { monitoring, request } => {
                 let record = Record {
@@ -146,17 +152,25 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
         }
     }
 
-    /// One call to the state table, counted, and ended by the invocation's deadline.
+    /// One call to the state table, counted, and ended by the invocation's deadline; none once the
+    /// table has failed in this run.
     async fn state_call<T>(&mut self, call: impl Future<Output = Result<T, StateError>>) -> Result<T, Done> {
+        if self.state_down {
+            return Err(Done::Failed(unavailable(StateError {
+                message: "the QA state table failed earlier in this batch: no monitor starts without its slot".into(),
+            })));
+        }
         self.calls.state += 1;
-        let answer = tokio::time::timeout_at(Instant::from(self.window.deadline), call).await;
-        answer
-            .unwrap_or_else(|_| {
-                Err(StateError {
-                    message: "the QA state table did not answer before the invocation's deadline".into(),
-                })
+        let answer = tokio::time::timeout_at(self.window.deadline, call).await;
+        let answer = answer.unwrap_or_else(|_| {
+            Err(StateError {
+                message: "the QA state table did not answer before the invocation's deadline".into(),
             })
-            .map_err(|error| Done::Failed(unavailable(error)))
+        });
+        answer.map_err(|error| {
+            self.state_down = true;
+            Done::Failed(unavailable(error))
+        })
     }
 }
 
@@ -183,20 +197,20 @@ fn claim(ticket: &QuotaTicket, contact_id: &str, reviewer: Option<&str>) -> Clai
             .per_agent
             .as_ref()
             .map(|slots| agent_counter(&ticket.rule, &ticket.agent, &slots.period, slots.open)),
-        reviewer: reviewer.zip(ticket.per_reviewer.as_ref()).map(|(reviewer, limit)| {
-            reviewer_counter(&ticket.rule, reviewer, &limit.period, limit.open)
-        }),
+        reviewer: reviewer
+            .zip(ticket.per_reviewer.as_ref())
+            .map(|(reviewer, limit)| reviewer_counter(&ticket.rule, reviewer, &limit.period, limit.open)),
         expires: ticket.expires,
     }
 }
 
-/// Whether the take holds the slot; the skip when the agent's slots are taken.
-fn held(ticket: &QuotaTicket, taken: Taken) -> Result<(), Done> {
+/// The skip when the take did not hold the slot (`None`: it holds it).
+fn not_held(ticket: &QuotaTicket, taken: Taken) -> Option<SkipReason> {
     match (taken, &ticket.per_agent) {
-        (Taken::Taken | Taken::Held, _) => Ok(()),
-        (Taken::AgentFull { taken }, Some(slots)) => Err(Done::Skipped(
-            verdict(taken, slots.open, slots.count).unwrap_or(SkipReason::NotYet),
-        )),
-        _ => Err(Done::Skipped(SkipReason::NoSupervisorAvailable)),
+        (Taken::Taken | Taken::Held, _) => None,
+        (Taken::AgentFull { taken }, Some(slots)) => {
+            Some(verdict(taken, slots.open, slots.count).unwrap_or(SkipReason::NotYet))
+        }
+        _ => Some(SkipReason::NoSupervisorAvailable),
     }
 }
