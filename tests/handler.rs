@@ -39,6 +39,7 @@ async fn every_sample_event_gives_its_documented_result() {
         ("invalid-supervisor-not-allowed.json", "SupervisorNotAllowed"),
         ("unrecognized.json", "UnrecognizedEvent"),
         ("sqs-batch.json", "batch: no failures"),
+        ("sqs-qa-week.json", "batch: no failures"),
     ];
     let on_disk: HashSet<String> = std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
         .map(|dir| {
