@@ -8,7 +8,8 @@
 //! says, paced by [`budget`], picking from the pools with [`pool`]) through the seam in [`connect`]
 //! ([`sdk`] sets up the SDK); [`outcome`] is what an event comes to, [`error`] what it fails with and
 //! what that means; [`metrics`] and [`logging`] are what the function writes besides its answer.
-//! [`config`] is read once at init. The documentation pages are in `docs/`.
+//! [`config`] is read once at init. [`report`] is the second binary's, `monitor-contact-report`: QA
+//! coverage from the record the quota rules keep. The documentation pages are in `docs/`.
 
 // Functions short enough to read at once: clippy.toml sets the limit (60 lines).
 #![warn(clippy::too_many_lines)]
@@ -32,6 +33,7 @@ pub(crate) mod plan;
 pub(crate) mod pool;
 pub(crate) mod qa;
 pub mod quota;
+pub mod report;
 pub(crate) mod retry;
 pub mod runtime;
 pub(crate) mod sampling;
