@@ -381,6 +381,44 @@ pub async fn read<R: Records>(store: &R, rule: &str, window: &Window) -> Result<
     Ok((entries, skipped))
 }
 
+/// What a report comes to: the text for standard output, warnings for standard error, the picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The table, or the JSON lines.
+    pub stdout: String,
+    /// Items of the partitions that are not records, one line each.
+    pub warnings: Vec<String>,
+    /// The SVG document, with `--svg`.
+    pub svg: Option<String>,
+}
+
+/// The report `args` ask for, with the records in `store`, in `zone`; `today` (a date of `zone`) where
+/// there is no `--at`.
+pub async fn report<R: Records>(store: &R, args: &Args, zone: TimeZone, today: Date) -> Result<Output, Failure> {
+    let at = args.at.unwrap_or(today);
+    let window = window(at, args.period, &zone).ok_or_else(|| {
+        Failure::Usage(usage(
+            "--at",
+            format!("--at {at}: the {} around it is out of range", args.period),
+        ))
+    })?;
+    let (entries, warnings) = read(store, &args.rule, &window).await?;
+    let coverage = Coverage {
+        rule: args.rule.clone(),
+        period: args.period,
+        rows: rows(&entries, &window.bounds),
+        zone,
+        bounds: window.bounds,
+    };
+    let stdout = if args.json {
+        json_lines(&coverage).map_err(|e| Failure::Run(format!("cannot write JSON: {e}")))?
+    } else {
+        table(&coverage)
+    };
+    let svg = args.svg.as_ref().map(|_| svg(&coverage));
+    Ok(Output { stdout, warnings, svg })
+}
+
 /// Why the report failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -536,7 +574,7 @@ mod tests {
         parse_args(list.iter().map(OsString::from))
     }
 
-    fn report(list: &[&str]) -> Args {
+    fn parsed(list: &[&str]) -> Args {
         match args(list) {
             Ok(Command::Report(args)) => args,
             other => panic!("{list:?}: {other:?}"),
@@ -566,7 +604,7 @@ mod tests {
 
     #[test]
     fn arguments_in_either_spelling() {
-        let a = report(&BASE);
+        let a = parsed(&BASE);
         assert_eq!(
             a,
             Args {
@@ -578,7 +616,7 @@ mod tests {
                 svg: None,
             }
         );
-        let b = report(&[
+        let b = parsed(&[
             "--svg=out.svg",
             "--json",
             "--at",
@@ -786,10 +824,11 @@ mod tests {
         assert!(super::rows(&[], &week()).is_empty());
     }
 
-    /// Pages of at most two items, from a map of partition to items.
+    /// Pages of at most two items: (items by partition, the calls made, the partition that fails).
     struct Paged(
         BTreeMap<String, Vec<Entry>>,
         std::sync::Mutex<Vec<(String, Option<usize>)>>,
+        &'static str,
     );
 
     impl Records for Paged {
@@ -799,7 +838,7 @@ mod tests {
             if let Ok(mut calls) = self.1.lock() {
                 calls.push((partition.to_owned(), from));
             }
-            if partition.ends_with("2026-12-05") {
+            if partition == self.2 {
                 return Err(Failure::Run("no table".into()));
             }
             let items = self.0.get(partition).cloned().unwrap_or_default();
@@ -827,6 +866,7 @@ mod tests {
                 ("record#weekly qa#2026-12-03".to_owned(), entries[..1].to_vec()),
             ]),
             Default::default(),
+            "record#weekly qa#2026-12-05",
         );
         let day = |d: &str| window(date(d), Period::Day, &TimeZone::UTC).unwrap_or_else(|| panic!("{d}"));
         let read_all = |w: &Window| {
@@ -866,6 +906,55 @@ mod tests {
                 "2026-12-05"
             ]
         );
+    }
+
+    #[test]
+    fn a_report_from_the_store() {
+        let mut entries = sample();
+        entries.retain(|e| e.contact != "c9");
+        let mut by_day: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        for e in entries {
+            let day = quota::day(e.event_time, &TimeZone::UTC);
+            by_day.entry(partition("weekly-qa", &day)).or_default().push(e);
+        }
+        let store = Paged(by_day, Default::default(), "");
+        let run = |args: &Args| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map(|rt| rt.block_on(report(&store, args, TimeZone::UTC, date("2026-12-03"))))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let mut args = report_args(&["--rule", "weekly-qa"]);
+        let text = run(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text.stdout, table(&coverage(TimeZone::UTC)), "today's week by default");
+        assert_eq!(text.svg, None);
+        assert_eq!(
+            text.warnings.len(),
+            4,
+            "each of the four days with records: its first page has one item that is no record (the 29th is not queried)"
+        );
+        args.json = true;
+        args.svg = Some("x.svg".into());
+        let json = run(&args).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            Ok(json.stdout),
+            json_lines(&coverage(TimeZone::UTC)).map_err(|e| e.to_string())
+        );
+        assert_eq!(json.svg, Some(svg(&coverage(TimeZone::UTC))));
+        args.at = Some(date("2026-12-08"));
+        assert_eq!(
+            run(&args).map(|o| o.stdout),
+            Ok(String::new()),
+            "the next week has no records"
+        );
+        args.at = Some(Date::MAX);
+        assert!(matches!(run(&args), Err(Failure::Usage(UsageError { argument, .. })) if argument == "--at"));
+    }
+
+    fn report_args(rule: &[&str]) -> Args {
+        let mut list = vec!["--table", "qa-state", "--period", "week"];
+        list.extend_from_slice(rule);
+        parsed(&list)
     }
 
     fn coverage(zone: TimeZone) -> Coverage {
