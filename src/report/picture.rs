@@ -11,7 +11,7 @@ const WIDTH: f64 = 960.0;
 /// Where the bars start: the agent IDs (36 characters of monospace) are right-aligned before it.
 const LEFT: f64 = 320.0;
 const RIGHT: f64 = 900.0;
-const TOP: f64 = 78.0;
+const TOP: f64 = 92.0;
 const ROW: f64 = 20.0;
 const BAR: f64 = 14.0;
 const TEAM: f64 = 26.0;
@@ -124,8 +124,9 @@ impl Scale {
         }
         let _ = writeln!(
             svg,
-            r##"<text x="{RIGHT}" y="{}" text-anchor="end" fill="#444">monitors in the period</text>"##,
-            TOP - 26.0
+            r##"<text x="{}" y="{}" text-anchor="end" fill="#444">monitors</text>"##,
+            LEFT - 12.0,
+            TOP - 10.0
         );
     }
 }
@@ -224,7 +225,7 @@ fn common_quota(svg: &mut String, scale: &Scale, rows: &[Row], bottom: f64) {
         svg,
         r##"<line x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}" stroke="#000" stroke-dasharray="5,4"/><text x="{}" y="{}" font-weight="bold">quota {quota}</text>"##,
         x + 4.0,
-        TOP - 26.0
+        TOP - 24.0
     );
 }
 
