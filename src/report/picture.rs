@@ -35,7 +35,11 @@ pub fn svg(coverage: &Coverage) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    title(&mut svg, coverage, teams.len());
+    title(
+        &mut svg,
+        coverage,
+        teams.iter().filter(|(team, _)| team.is_some()).count(),
+    );
     scale.axis(&mut svg, TOP + body.max(ROW * 2.0));
     if coverage.rows.is_empty() {
         let _ = writeln!(
@@ -73,14 +77,14 @@ fn title(svg: &mut String, coverage: &Coverage, teams: usize) {
     );
     let _ = writeln!(
         svg,
-        r##"<text x="20" y="46" fill="#444">{} from {} to {} ({}): {} agents in {} teams, {} monitors</text>"##,
+        r##"<text x="20" y="46" fill="#444">{} from {} to {} ({}): {} in {}, {}</text>"##,
         coverage.period,
         escape(&coverage.bounds.label),
         escape(&coverage.local(coverage.bounds.end)),
         escape(coverage.zone_name()),
-        coverage.rows.len(),
-        teams,
-        monitors
+        count(coverage.rows.len() as u64, "agent"),
+        count(teams as u64, "team"),
+        count(monitors, "monitor")
     );
 }
 
@@ -99,7 +103,8 @@ impl Scale {
             .unwrap_or(0)
             .max(1);
         let step = nice_step(most);
-        let max = most.div_ceil(step).saturating_mul(step).max(step);
+        // A step beyond the longest bar or quota, so that its count and the quota's label fit.
+        let max = (most / step).saturating_add(1).saturating_mul(step);
         Scale { max, step }
     }
 
@@ -158,10 +163,10 @@ fn group(svg: &mut String, scale: &Scale, team: Option<&str>, rows: &[&Row], top
     );
     let _ = writeln!(
         svg,
-        r##"<text x="20" y="{}" font-weight="bold">{name} <tspan font-weight="normal" fill="#555">({} agents, {} monitors)</tspan></text>"##,
+        r##"<text x="20" y="{}" font-weight="bold">{name} <tspan font-weight="normal" fill="#555">({}, {})</tspan></text>"##,
         top + 17.0,
-        rows.len(),
-        monitors
+        count(rows.len() as u64, "agent"),
+        count(monitors, "monitor")
     );
     let mut y = top + TEAM;
     for row in rows {
@@ -223,8 +228,7 @@ fn common_quota(svg: &mut String, scale: &Scale, rows: &[Row], bottom: f64) {
     let x = scale.x(quota);
     let _ = writeln!(
         svg,
-        r##"<line x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}" stroke="#000" stroke-dasharray="5,4"/><text x="{}" y="{}" font-weight="bold">quota {quota}</text>"##,
-        x + 4.0,
+        r##"<line x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}" stroke="#000" stroke-dasharray="5,4"/><text x="{x}" y="{}" text-anchor="middle" font-weight="bold">quota {quota}</text>"##,
         TOP - 24.0
     );
 }
@@ -253,6 +257,15 @@ fn legend(svg: &mut String, y: f64) {
         y + 2.0,
         x + 18.0
     );
+}
+
+/// `n` and `word`, plural where `n` is not 1.
+fn count(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// Text for an SVG document: `&`, `<`, `>`, `"` and `'` as entities.
@@ -405,7 +418,11 @@ mod tests {
         );
         assert!(nice_step(u32::MAX) > 0);
         let scale = Scale::new(&[row("x", None, 7, Some(3))]);
-        assert_eq!((scale.max, scale.step), (7, 1));
-        assert_eq!((scale.x(0), scale.x(7), scale.x(99)), (LEFT, RIGHT, RIGHT));
+        assert_eq!((scale.max, scale.step), (8, 1), "a step of room beyond the longest bar");
+        assert_eq!((scale.x(0), scale.x(8), scale.x(99)), (LEFT, RIGHT, RIGHT));
+        let scale = Scale::new(&[row("x", None, 20, Some(3))]);
+        assert_eq!((scale.max, scale.step), (25, 5));
+        assert_eq!(count(1, "agent"), "1 agent");
+        assert_eq!(count(0, "team"), "0 teams");
     }
 }
