@@ -6,7 +6,8 @@
 //! is the arithmetic of the QA rules' quotas);
 //! [`pipeline`] makes the Connect calls for all of them (grouped per monitor, retried as [`retry`]
 //! says, paced by [`budget`], picking from the pools with [`pool`]) through the seam in [`connect`]
-//! ([`sdk`] sets up the SDK); [`outcome`] is what an event comes to, [`error`] what it fails with and
+//! ([`sdk`] sets up the SDK); quota rules keep their counts and records through the seam in
+//! [`qa_state`]; [`outcome`] is what an event comes to, [`error`] what it fails with and
 //! what that means; [`metrics`] and [`logging`] are what the function writes besides its answer.
 //! [`config`] is read once at init. [`report`] is the second binary's, `monitor-contact-report`: QA
 //! coverage from the record the quota rules keep. The documentation pages are in `docs/`.
@@ -32,6 +33,7 @@ pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod pool;
 pub(crate) mod qa;
+pub mod qa_state;
 pub mod quota;
 pub mod report;
 pub(crate) mod retry;
