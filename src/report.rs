@@ -14,13 +14,16 @@
 //! [`rows`] folds records into one [`Row`] per agent, and [`json_lines`], [`table`] and [`svg`]
 //! write them. The binary (`src/bin/monitor-contact-report.rs`) only calls [`main`].
 
+mod dynamo;
 mod picture;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::future::Future;
+use std::io::Write as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -353,16 +356,11 @@ pub trait Records {
     fn page(&self, partition: &str, from: Option<Self::Key>) -> impl Future<Output = Result<Page<Self::Key>, Failure>>;
 }
 
-/// The partition of `rule`'s records of the local day `day`.
-fn partition(rule: &str, day: &str) -> String {
-    format!("record#{rule}#{day}")
-}
-
 /// Every record of `rule` in the window's days, every page of each; and what was not a record.
 pub async fn read<R: Records>(store: &R, rule: &str, window: &Window) -> Result<(Vec<Entry>, Vec<String>), Failure> {
     let (mut entries, mut skipped) = (Vec::new(), Vec::new());
     for day in window.day_labels() {
-        let partition = partition(rule, &day);
+        let partition = crate::qa_state::record_partition(rule, &day);
         let mut from = None;
         loop {
             let page = store.page(&partition, from).await?;
@@ -417,6 +415,51 @@ pub async fn report<R: Records>(store: &R, args: &Args, zone: TimeZone, today: D
     };
     let svg = args.svg.as_ref().map(|_| svg(&coverage));
     Ok(Output { stdout, warnings, svg })
+}
+
+/// The binary's `main`: the report the command line asks for, from the table the environment reaches;
+/// errors on standard error with their exit code ([`Failure::exit_code`]).
+pub async fn main() -> ExitCode {
+    let env = |name: &str| std::env::var(name).ok();
+    match run(std::env::args_os().skip(1), env).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let _ = writeln!(std::io::stderr(), "{failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+async fn run(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<(), Failure> {
+    let args = match parse_args(args).map_err(Failure::Usage)? {
+        Command::Help => return write_stdout(&help()),
+        Command::Report(args) => args,
+    };
+    let zone = crate::config::qa_time_zone(env).map_err(|e| Failure::Usage(usage(e.variable, e.message)))?;
+    let today = Timestamp::now().to_zoned(zone.clone()).date();
+    let store = dynamo::DynamoRecords::open(&args.table, env).await?;
+    let output = report(&store, &args, zone, today).await?;
+    for warning in &output.warnings {
+        let _ = writeln!(std::io::stderr(), "monitor-contact-report: skipped {warning}");
+    }
+    if let (Some(path), Some(svg)) = (&args.svg, &output.svg) {
+        std::fs::write(path, svg).map_err(|e| Failure::Run(format!("cannot write --svg {}: {e}", path.display())))?;
+    }
+    write_stdout(&output.stdout)
+}
+
+/// Writes `text` to standard output; a reader that went away (`| head`) is no failure.
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::Run(format!("cannot write the report: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Why the report failed.
@@ -915,7 +958,10 @@ mod tests {
         let mut by_day: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         for e in entries {
             let day = quota::day(e.event_time, &TimeZone::UTC);
-            by_day.entry(partition("weekly-qa", &day)).or_default().push(e);
+            by_day
+                .entry(crate::qa_state::record_partition("weekly-qa", &day))
+                .or_default()
+                .push(e);
         }
         let store = Paged(by_day, Default::default(), "");
         let run = |args: &Args| {
