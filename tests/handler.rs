@@ -85,20 +85,6 @@ async fn every_sample_event_gives_its_documented_result() {
     }
 }
 
-/// The bodies of an SQS sample.
-fn bodies_of(batch: &str) -> Vec<String> {
-    let value: serde_json::Value = serde_json::from_str(batch).unwrap_or_default();
-    value["Records"]
-        .as_array()
-        .map(|records| {
-            records
-                .iter()
-                .filter_map(|r| r["body"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn a_contact_lens_escalation_attaches_a_supervisor_and_names_its_rule() {
     let double = double(Scenario::open()).await;

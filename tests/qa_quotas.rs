@@ -268,16 +268,7 @@ async fn the_readme_week_sample_shows_the_quota() {
     let rules: Value = serde_json::from_str(&rules).unwrap_or_else(|e| panic!("{path}: {e}"));
     let app = app(&double, &table, &rules);
     // As the file holds them: the events' times decide the slots.
-    let batch: Value = serde_json::from_str(&raw_sample("sqs-qa-week.json")).unwrap_or_else(|e| panic!("{e}"));
-    let bodies: Vec<String> = batch["Records"]
-        .as_array()
-        .map(|records| {
-            records
-                .iter()
-                .filter_map(|r| r["body"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let bodies = bodies_of(&raw_sample("sqs-qa-week.json"));
     assert_eq!(bodies.len(), 6);
     let (failures, counts) = invoke_batch_within(&app, &bodies, 1, std::time::Duration::from_secs(60)).await;
     assert!(failures.is_empty(), "{failures:?}");
