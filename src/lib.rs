@@ -2,12 +2,15 @@
 //!
 //! Data flows one way. [`runtime`] hands each invocation's text to [`handler`]; [`event`] reads it
 //! into one [`event::Intent`] per event (a single event, or an SQS batch); [`plan`] validates each
-//! and decides in process (skip rules, [`qa`] rules, [`sampling`], policy, [`client_token`]);
+//! and decides in process (skip rules, [`qa`] rules, [`sampling`], policy, [`client_token`]; [`quota`]
+//! is the arithmetic of the QA rules' quotas);
 //! [`pipeline`] makes the Connect calls for all of them (grouped per monitor, retried as [`retry`]
 //! says, paced by [`budget`], picking from the pools with [`pool`]) through the seam in [`connect`]
-//! ([`sdk`] sets up the SDK); [`outcome`] is what an event comes to, [`error`] what it fails with and
+//! ([`sdk`] sets up the SDK); quota rules keep their counts and records through the seam in
+//! [`qa_state`]; [`outcome`] is what an event comes to, [`error`] what it fails with and
 //! what that means; [`metrics`] and [`logging`] are what the function writes besides its answer.
-//! [`config`] is read once at init. The documentation pages are in `docs/`.
+//! [`config`] is read once at init. [`report`] is the second binary's, `monitor-contact-report`: QA
+//! coverage from the record the quota rules keep. The documentation pages are in `docs/`.
 
 // Functions short enough to read at once: clippy.toml sets the limit (60 lines).
 #![warn(clippy::too_many_lines)]
@@ -30,6 +33,9 @@ pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod pool;
 pub(crate) mod qa;
+pub mod qa_state;
+pub mod quota;
+pub mod report;
 pub(crate) mod retry;
 pub mod runtime;
 pub(crate) mod sampling;
