@@ -5,6 +5,12 @@
   (or `*`, or a wildcard that matches connect actions) must name its resources, none of which may be
   `*`, and each of which must be built from the ConnectInstanceArn parameter. `NotResource`/`NotAction`
   on connect are refused, and so are managed policies or SAM policy templates that grant Connect access.
+- state table: every AWS::DynamoDB::Table is on-demand, encrypted (SSEEnabled), has point-in-time recovery
+  and a TTL attribute, and is kept (DeletionPolicy and UpdateReplacePolicy Retain). Every statement that
+  allows a `dynamodb:` action (or `*`) names its actions one by one (no wildcard) and only tables of the
+  template as resources (`!GetAtt T.Arn`, or `${T.Arn}/index/...` in a Sub); no DynamoDB policy templates
+  or managed policies; a function that contact flows invoke (named by an IntegrationAssociation) has no
+  DynamoDB permission at all and no QA_STATE_TABLE variable.
 - barge: when the template has an AllowBarge parameter, every function allowed connect:MonitorContact
   also carries a Deny of MonitorContact for requests asking for BARGE (ForAnyValue on the multivalued
   key connect:MonitorCapabilities), unconditional or under a condition that is AllowBarge == "false".
@@ -136,6 +142,99 @@ def problems(template):
             text = policy if isinstance(policy, str) else " ".join(str(k) for k in policy) if isinstance(policy, dict) else ""
             if "connect" in text.lower():
                 found.append(f"Resources.{name}: managed policy or policy template {text!r} grants Connect access")
+    return found
+
+
+# --- state table ------------------------------------------------------------------------------------
+
+
+def grants_dynamodb(action):
+    """True when an action (or a wildcard, `*` included) allows some dynamodb: action."""
+    return isinstance(action, str) and (
+        action.lower().startswith("dynamodb:") or fnmatch.fnmatchcase("dynamodb:putitem", action.lower())
+    )
+
+
+def names_table(resource, tables):
+    """True when the resource is a table of the template (!GetAtt T.Arn) or one of its indexes (a Sub of ${T.Arn}/index/...)."""
+    if isinstance(resource, dict) and list(resource) == ["Fn::GetAtt"]:
+        target = as_list(resource["Fn::GetAtt"])
+        target = target[0].split(".") if len(target) == 1 else target
+        return len(target) == 2 and target[0] in tables and target[1] == "Arn"
+    if isinstance(resource, dict) and list(resource) == ["Fn::Sub"] and isinstance(resource["Fn::Sub"], str):
+        match = re.fullmatch(r"\$\{([A-Za-z0-9]+)\.Arn\}(/index/[A-Za-z0-9_.*-]+)?", resource["Fn::Sub"])
+        return bool(match) and match.group(1) in tables
+    return False
+
+
+def table_problems(template):
+    """The table's own settings: on-demand, encrypted, recoverable, expiring, kept."""
+    found = []
+    for name, table in of_type(template, "AWS::DynamoDB::Table").items():
+        properties = props(table)
+        for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+            if table.get(policy) != "Retain":
+                found.append(f"Resources.{name}: {policy} is not Retain (the record would be lost with the stack)")
+        if properties.get("BillingMode") != "PAY_PER_REQUEST":
+            found.append(f"Resources.{name}: BillingMode is not PAY_PER_REQUEST (on-demand)")
+        if (properties.get("SSESpecification") or {}).get("SSEEnabled") is not True:
+            found.append(f"Resources.{name}: SSESpecification.SSEEnabled is not true")
+        if (properties.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled") is not True:
+            found.append(f"Resources.{name}: no point-in-time recovery")
+        ttl = properties.get("TimeToLiveSpecification") or {}
+        if ttl.get("Enabled") is not True or not ttl.get("AttributeName"):
+            found.append(f"Resources.{name}: no TTL attribute (TimeToLiveSpecification)")
+    return found
+
+
+def function_policy_nodes(template, function):
+    """The policies of a SAM function, and of the role it names (Role: !GetAtt R.Arn), if any."""
+    properties = props(function)
+    nodes = [properties.get("Policies", [])]
+    role = named(properties.get("Role"))
+    if role in resources(template):
+        nodes.append(props(resources(template)[role]).get("Policies", []))
+    return nodes
+
+
+def dynamodb_problems(template):
+    tables = of_type(template, "AWS::DynamoDB::Table")
+    found = table_problems(template)
+    for path, statement in statements(resources(template), "Resources"):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = [a for a in as_list(statement.get("Action", [])) if grants_dynamodb(a)]
+        if not actions:
+            continue
+        for action in actions:
+            if any(c in action for c in "*?"):
+                found.append(f"{path}: {action!r} is a wildcard: name the DynamoDB actions the code makes")
+        if "NotResource" in statement:
+            found.append(f"{path}: {actions} with NotResource")
+        resource_list = as_list(statement.get("Resource", []))
+        if not resource_list:
+            found.append(f"{path}: {actions} without Resource")
+        for resource in resource_list:
+            if not names_table(resource, tables):
+                found.append(f"{path}: {actions} on {resource!r}, not a table of the template")
+    for name, resource in resources(template).items():
+        properties = props(resource)
+        for policy in as_list(properties.get("Policies", [])) + as_list(properties.get("ManagedPolicyArns", [])):
+            text = policy if isinstance(policy, str) else " ".join(str(k) for k in policy) if isinstance(policy, dict) else ""
+            if "dynamodb" in text.lower():
+                found.append(f"Resources.{name}: managed policy or policy template {text!r} grants DynamoDB access")
+    functions = of_type(template, "AWS::Serverless::Function", "AWS::Lambda::Function")
+    for association in of_type(template, "AWS::Connect::IntegrationAssociation").values():
+        function = named(props(association).get("IntegrationArn"))
+        if function not in functions:
+            continue
+        for node in function_policy_nodes(template, functions[function]):
+            for path, statement in statements(node, f"Resources.{function}.Policies"):
+                if statement.get("Effect") == "Allow" and any(grants_dynamodb(a) for a in as_list(statement.get("Action", []))):
+                    found.append(f"{path}: the function contact flows invoke is allowed DynamoDB actions")
+        variables = ((props(functions[function]).get("Environment") or {}).get("Variables") or {})
+        if "QA_STATE_TABLE" in variables:
+            found.append(f"Resources.{function}: the function contact flows invoke is given QA_STATE_TABLE")
     return found
 
 
@@ -590,6 +689,7 @@ def retry_timing_problems(template):
 
 CHECKS = [
     ("least privilege", problems),
+    ("state table", dynamodb_problems),
     ("barge", barge_problems),
     ("alarm actions", alarm_action_problems),
     ("$LATEST", latest_problems),
@@ -606,6 +706,12 @@ ALARM_ON_DLQ = (
     "Dimensions: [{Name: QueueName, Value: !GetAtt D.QueueName}], AlarmActions: [!Ref T]}}"
 )
 TOPIC = "T: {Type: AWS::SNS::Topic}"
+TABLE = (
+    "{Type: AWS::DynamoDB::Table, DeletionPolicy: Retain, UpdateReplacePolicy: Retain, Properties: {BillingMode: PAY_PER_REQUEST, "
+    "SSESpecification: {SSEEnabled: true}, PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}, "
+    "TimeToLiveSpecification: {AttributeName: expires, Enabled: true}}}"
+)
+FUNCTION_WITH = "{Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: '%s', Resource: !GetAtt T.Arn}]}]}}"
 BARGE = """
 Parameters: {AllowBarge: {Type: String}}
 Conditions: {NoBarge: !Equals [!Ref AllowBarge, "false"], Other: !Equals [!Ref AllowBarge, "true"]}
@@ -657,6 +763,20 @@ SELF_TEST = [
     (problems, False, "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: 'connect:MonitorContact', Resource: [!Ref ConnectInstanceArn, !Sub '${ConnectInstanceArn}/contact/*']}]}]}}}"),
     (problems, False, "Resources: {R: {Type: AWS::IAM::Role, Properties: {Policies: [{PolicyDocument: {Statement: [{Effect: Allow, Action: 'logs:*', Resource: '*'}]}}]}}}"),
     (problems, False, "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Deny, Action: 'connect:MonitorContact', Resource: '*'}]}]}}}"),
+    # state table: caught
+    (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {FUNCTION_WITH % 'dynamodb:*'}}}"),
+    (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Policies: [{{Statement: [{{Effect: Allow, Action: dynamodb:PutItem, Resource: '*'}}]}}]}}}}}}"),
+    (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Policies: [{{Statement: [{{Effect: Allow, Action: dynamodb:PutItem, Resource: 'arn:aws:dynamodb:us-east-1:111122223333:table/other'}}]}}]}}}}}}"),
+    (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Policies: [{{Statement: [{{Effect: Allow, Action: '*', Resource: '*'}}]}}]}}}}}}"),
+    (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Policies: [{{DynamoDBCrudPolicy: {{TableName: !Ref T}}}}]}}}}}}"),
+    (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {FUNCTION_WITH % 'dynamodb:BatchGetItem'}, C: {{Type: AWS::Connect::IntegrationAssociation, Properties: {{IntegrationArn: !Ref F.Alias}}}}}}"),
+    (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Environment: {{Variables: {{QA_STATE_TABLE: !Ref T}}}}}}}}, C: {{Type: AWS::Connect::IntegrationAssociation, Properties: {{IntegrationArn: !Ref F.Alias}}}}}}"),
+    (dynamodb_problems, True, "Resources: {T: {Type: AWS::DynamoDB::Table, Properties: {BillingMode: PAY_PER_REQUEST}}}"),
+    (dynamodb_problems, True, "Resources: {T: " + TABLE.replace("DeletionPolicy: Retain", "DeletionPolicy: Delete") + "}"),
+    (dynamodb_problems, True, "Resources: {T: " + TABLE.replace("SSEEnabled: true", "SSEEnabled: false") + "}"),
+    # state table: passes
+    (dynamodb_problems, False, f"Resources: {{T: {TABLE}, F: {FUNCTION_WITH % 'dynamodb:BatchGetItem'}}}"),
+    (dynamodb_problems, False, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Policies: [{{Statement: [{{Effect: Allow, Action: [dynamodb:PutItem, dynamodb:UpdateItem], Resource: [!GetAtt T.Arn, !Sub '${{T.Arn}}/index/byAgent']}}]}}]}}}}, G: {{Type: AWS::Serverless::Function, Properties: {{}}}}, C: {{Type: AWS::Connect::IntegrationAssociation, Properties: {{IntegrationArn: !Ref G.Alias}}}}}}"),
     # barge: caught
     (barge_problems, True, BARGE % ""),
     (barge_problems, True, BARGE % ("- " + DENY % "ForAllValues:StringEquals")),
@@ -749,7 +869,11 @@ def main(argv):
     if connect_statements == 0:
         print("least privilege: no statement grants connect:MonitorContact: the function could not work")
         return 1
-    print(f"template checks: {connect_statements} connect statement(s), {total} problem(s) in {path}")
+    dynamodb_statements = sum(1 for _, s in statements(resources(template)) if any(grants_dynamodb(a) for a in as_list(s.get("Action", []))))
+    if of_type(template, "AWS::DynamoDB::Table") and dynamodb_statements == 0:
+        print("state table: no statement grants access to the state table: quota rules could not work")
+        return 1
+    print(f"template checks: {connect_statements} connect statement(s), {dynamodb_statements} dynamodb statement(s), {total} problem(s) in {path}")
     return 1 if total else 0
 
 

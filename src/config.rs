@@ -63,6 +63,15 @@ pub struct Config {
     pub max_attempts: Option<u32>,
     /// `USER_DATA_CACHE_SECONDS`: how long a warm environment reuses GetCurrentUserData's answer.
     pub user_data_ttl: Duration,
+    /// `QA_TIME_ZONE` (default UTC): the time zone of the QA quotas' days, weeks and months (see
+    /// `quota`).
+    pub qa_time_zone: jiff::tz::TimeZone,
+    /// `QA_RECORD_DAYS` (default 400, 1..=3650): how long after its event's time a quota's counts and
+    /// records are kept (the table's TTL).
+    pub qa_record_days: u32,
+    /// `QA_STATE_TABLE` (`None`: unset): the DynamoDB table of the QA quotas' counts and records;
+    /// required when a rule has `perAgent` or `perReviewer`.
+    pub qa_state_table: Option<String>,
     /// `METRICS_NAMESPACE` (`None`: `off`).
     pub metrics_namespace: Option<String>,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics' `FunctionName` dimension (`monitor-contact` where
@@ -104,6 +113,7 @@ impl Config {
         const AGE: &str = "MAX_EVENT_AGE_SECONDS";
         const CACHE: &str = "USER_DATA_CACHE_SECONDS";
         let (retry_window, max_attempts) = retries(&get)?;
+        let (qa_time_zone, qa_record_days, qa_state_table) = qa_state(&get, &qa_rules, &supervisor_pool)?;
         Ok(Config {
             region: region.to_owned(),
             default_supervisor,
@@ -129,6 +139,9 @@ impl Config {
             retry_window,
             max_attempts,
             user_data_ttl: Duration::from_secs(whole_number(CACHE, get(CACHE), 0u64, 0..=60)?),
+            qa_time_zone,
+            qa_record_days,
+            qa_state_table,
             metrics_namespace: metrics_namespace(&get)?,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "monitor-contact".to_owned()),
             metrics_level: crate::metrics::level_for(lookup("AWS_LAMBDA_LOG_LEVEL").as_deref()),
@@ -245,6 +258,84 @@ fn qa_rules_and_pools(
         ));
     }
     Ok((qa_rules, pool_members))
+}
+
+const TIME_ZONE: &str = "QA_TIME_ZONE";
+const RECORD_DAYS: &str = "QA_RECORD_DAYS";
+const STATE_TABLE: &str = "QA_STATE_TABLE";
+
+/// `QA_TIME_ZONE`, `QA_RECORD_DAYS` and `QA_STATE_TABLE` (each validated whether or not a rule has a
+/// quota), and what the rules' quotas need: a pool for `perReviewer`, the table for any quota.
+fn qa_state(
+    get: &impl Fn(&str) -> Option<String>,
+    qa_rules: &[QaRule],
+    supervisor_pool: &[String],
+) -> Result<(jiff::tz::TimeZone, u32, Option<String>), ConfigError> {
+    let zone = get(TIME_ZONE)
+        .map(|name| time_zone(&name))
+        .transpose()?
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let record_days = whole_number(RECORD_DAYS, get(RECORD_DAYS), 400u32, 1..=3650)?;
+    let table = get(STATE_TABLE).map(|name| state_table(&name)).transpose()?;
+    let named = |number: usize, rule: &QaRule| format!("{} rule {} (\"{}\")", qa::VARIABLE, number + 1, rule.name);
+    if supervisor_pool.is_empty()
+        && let Some((number, rule)) = qa_rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.per_reviewer.is_some() && r.supervisors.is_none())
+    {
+        return Err(fail(
+            qa::VARIABLE,
+            format!(
+                "{}: perReviewer needs a pool of reviewers: give the rule supervisors, or set {POOL} (a limit per reviewer chooses among several; {DEFAULT} is one person)",
+                named(number, rule)
+            ),
+        ));
+    }
+    if table.is_none()
+        && let Some((number, rule)) = qa_rules.iter().enumerate().find(|(_, r)| r.has_quota())
+    {
+        let field = if rule.per_agent.is_some() {
+            "perAgent"
+        } else {
+            "perReviewer"
+        };
+        return Err(fail(
+            STATE_TABLE,
+            format!(
+                "{} has {field} but {STATE_TABLE} is not set: a quota's counts live in that DynamoDB table",
+                named(number, rule)
+            ),
+        ));
+    }
+    Ok((zone, record_days, table))
+}
+
+/// `QA_TIME_ZONE`: an IANA time zone name, looked up in the tz database built into the function.
+fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
+    match jiff::tz::TimeZone::get(name.trim()) {
+        Ok(zone) if !zone.is_unknown() => Ok(zone),
+        _ => Err(fail(
+            TIME_ZONE,
+            format!("{TIME_ZONE} must be an IANA time zone name such as Europe/London, America/New_York or UTC"),
+        )),
+    }
+}
+
+/// `QA_STATE_TABLE`: a DynamoDB table name, 3 to 255 of `A-Z a-z 0-9 _ . -`.
+fn state_table(name: &str) -> Result<String, ConfigError> {
+    let name = name.trim();
+    let valid = (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if !valid {
+        return Err(fail(
+            STATE_TABLE,
+            format!("{STATE_TABLE} must be a DynamoDB table name: 3 to 255 of A-Z a-z 0-9 _ . -"),
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// `ALLOWED_SUPERVISOR_USER_IDS` (default: the default supervisor): someone must be attachable.
@@ -754,6 +845,138 @@ mod tests {
                 Ok(_) => panic!("{variable}={bad} accepted"),
             }
         }
+    }
+
+    #[test]
+    fn the_qa_state_settings() {
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP)]);
+        assert_eq!(c.qa_time_zone, jiff::tz::TimeZone::UTC, "UTC by default");
+        assert_eq!((c.qa_record_days, c.qa_state_table.as_deref()), (400, None));
+        let c = ok(&[
+            ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+            ("QA_TIME_ZONE", " Europe/London "),
+            ("QA_RECORD_DAYS", "3650"),
+            ("QA_STATE_TABLE", "stack-QaState-1A2B.v2_x"),
+        ]);
+        assert_eq!(c.qa_time_zone.iana_name(), Some("Europe/London"));
+        assert_eq!(
+            (c.qa_record_days, c.qa_state_table.as_deref()),
+            (3650, Some("stack-QaState-1A2B.v2_x"))
+        );
+        assert_eq!(
+            ok(&[
+                ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+                ("QA_TIME_ZONE", "America/New_York")
+            ])
+            .qa_time_zone
+            .iana_name(),
+            Some("America/New_York")
+        );
+        assert_eq!(
+            ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_TIME_ZONE", "utc")]).qa_time_zone,
+            jiff::tz::TimeZone::UTC
+        );
+        let table_255 = "t".repeat(255);
+        assert!(
+            ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_STATE_TABLE", &table_255)])
+                .qa_state_table
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn bad_qa_state_settings_name_their_variable_not_the_value() {
+        let table_256 = "t".repeat(256);
+        for (variable, bad, rule) in [
+            ("QA_TIME_ZONE", "Mars/Olympus_Mons", "IANA time zone name"),
+            ("QA_TIME_ZONE", "Etc/Unknown", "IANA time zone name"),
+            ("QA_TIME_ZONE", "+01:00", "IANA time zone name"),
+            ("QA_TIME_ZONE", "../../etc/passwd", "IANA time zone name"),
+            ("QA_RECORD_DAYS", "0", "from 1 to 3650"),
+            ("QA_RECORD_DAYS", "3651", "from 1 to 3650"),
+            ("QA_RECORD_DAYS", "1y", "from 1 to 3650"),
+            ("QA_STATE_TABLE", "ab", "3 to 255"),
+            ("QA_STATE_TABLE", "my table", "3 to 255"),
+            (
+                "QA_STATE_TABLE",
+                "arn:aws:dynamodb:us-east-1:111122223333:table/t",
+                "3 to 255",
+            ),
+            ("QA_STATE_TABLE", &table_256, "3 to 255"),
+        ] {
+            match load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), (variable, bad)]) {
+                Err(e) => assert!(
+                    e.variable == variable && e.message.contains(variable) && e.message.contains(rule),
+                    "{variable}={bad}: {e}"
+                ),
+                Ok(_) => panic!("{variable}={bad} accepted"),
+            }
+            if let Err(e) = load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), (variable, bad)]) {
+                assert!(
+                    bad.len() < 3 || !e.message.contains(bad),
+                    "the value is not echoed: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn quotas_need_the_table_and_limits_per_reviewer_a_pool() {
+        let per_agent =
+            r#"[{"name": "plain", "percent": 5}, {"name": "weekly", "perAgent": {"count": 3, "per": "week"}}]"#;
+        let table = ("QA_STATE_TABLE", "qa-state");
+        // A quota without the table: init fails naming the rule, the field and the variable.
+        let e = load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", per_agent)])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.variable, "QA_STATE_TABLE");
+        assert!(
+            e.message
+                .contains(r#"QA_RULES rule 2 ("weekly") has perAgent but QA_STATE_TABLE is not set"#),
+            "{e}"
+        );
+        let c = ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", per_agent), table]);
+        assert_eq!(c.qa_state_table.as_deref(), Some("qa-state"));
+        // perReviewer: the rule's own pool, or the function's.
+        let own_pool = r#"[{"name": "r", "perReviewer": {"count": 50, "per": "day"}, "supervisors": ["s1", "s2"]}]"#;
+        assert!(ok(&[("QA_RULES", own_pool), table]).qa_rules[0].per_reviewer.is_some());
+        let no_pool = r#"[{"name": "r", "perReviewer": {"count": 50, "per": "day"}}]"#;
+        assert!(ok(&[("SUPERVISOR_POOL_USER_IDS", "p1,p2"), ("QA_RULES", no_pool), table]).qa_rules[0].has_quota());
+        let e = load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", no_pool), table])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.variable, "QA_RULES");
+        assert!(
+            e.message.contains(r#"QA_RULES rule 1 ("r"): perReviewer needs a pool"#),
+            "{e}"
+        );
+        // The pool is asked for before the table: the rule is wrong in itself.
+        let e = load(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", no_pool)])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert!(e.message.contains("perReviewer needs a pool"), "{e}");
+        let e = load(&[("SUPERVISOR_POOL_USER_IDS", "p1"), ("QA_RULES", no_pool)])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert!(
+            e.message.contains(r#"rule 1 ("r") has perReviewer but QA_STATE_TABLE"#),
+            "{e}"
+        );
+        // The table without any quota is harmless; the settings are still validated.
+        let plain = r#"[{"name": "plain", "percent": 5}]"#;
+        assert!(
+            ok(&[("DEFAULT_SUPERVISOR_USER_ID", SUP), ("QA_RULES", plain), table])
+                .qa_state_table
+                .is_some()
+        );
+        assert_eq!(
+            fails_on(&[
+                ("DEFAULT_SUPERVISOR_USER_ID", SUP),
+                ("QA_RULES", plain),
+                ("QA_TIME_ZONE", "Nowhere")
+            ]),
+            "QA_TIME_ZONE"
+        );
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum ErrorKind {
     /// `MAX_EVENT_AGE_SECONDS`: too late to retry, so it stays a failure and reaches the dead-letter
     /// queue.
     RetryTooLate,
+    /// The QA state table (DynamoDB) of a quota rule could not be read or written, after the SDK's
+    /// retries: no monitor starts without its slot, and a retry is safe (a contact counts once).
+    StateUnavailable,
 }
 
 impl ErrorKind {
@@ -95,6 +98,8 @@ impl ErrorKind {
             | ErrorKind::ContactNotFound
             | ErrorKind::RetryTooLate => (Retry::No, Level::WARN),
             ErrorKind::SupervisorUnavailable => (Retry::Later, Level::WARN),
+            // Rare and passing (DynamoDB on demand): the record comes back; the alarm is the count.
+            ErrorKind::StateUnavailable => (Retry::Yes, Level::WARN),
             ErrorKind::SupervisorNotFound => (Retry::No, Level::ERROR),
             ErrorKind::IdempotencyConflict => (Retry::WithNewEventId, Level::ERROR),
             ErrorKind::AccessDenied => (Retry::AfterFix, Level::ERROR),

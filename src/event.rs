@@ -101,6 +101,9 @@ pub struct ContactEventState {
     pub agent: Field,
     /// `detail.queueInfo.queueArn`, where the event has it.
     pub queue: Field,
+    /// `detail.agentInfo.hierarchyGroups.level1.arn` to `level5.arn`, in level order, each where the
+    /// event has it (agents outside any hierarchy have none).
+    pub hierarchy_groups: [Field; 5],
 }
 
 /// How an event names its contact.
@@ -214,6 +217,59 @@ struct RawEvent {
 struct RawAgentInfo {
     #[serde(rename = "agentArn")]
     agent_arn: Option<Loose>,
+    #[serde(rename = "hierarchyGroups")]
+    hierarchy_groups: Option<Obj<RawHierarchyGroups>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawHierarchyGroups {
+    level1: Option<Obj<RawGroup>>,
+    level2: Option<Obj<RawGroup>>,
+    level3: Option<Obj<RawGroup>>,
+    level4: Option<Obj<RawGroup>>,
+    level5: Option<Obj<RawGroup>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawGroup {
+    arn: Option<Loose>,
+}
+
+/// The paths of the hierarchy groups' ARNs, level 1 to 5.
+const GROUP_ARNS: [&str; 5] = [
+    "detail.agentInfo.hierarchyGroups.level1.arn",
+    "detail.agentInfo.hierarchyGroups.level2.arn",
+    "detail.agentInfo.hierarchyGroups.level3.arn",
+    "detail.agentInfo.hierarchyGroups.level4.arn",
+    "detail.agentInfo.hierarchyGroups.level5.arn",
+];
+
+/// The paths of the hierarchy groups' objects, level 1 to 5.
+const GROUPS: [&str; 5] = [
+    "detail.agentInfo.hierarchyGroups.level1",
+    "detail.agentInfo.hierarchyGroups.level2",
+    "detail.agentInfo.hierarchyGroups.level3",
+    "detail.agentInfo.hierarchyGroups.level4",
+    "detail.agentInfo.hierarchyGroups.level5",
+];
+
+/// The agent's hierarchy groups: each level's `arn`, where given. Null or absent levels (and a null
+/// or absent `hierarchyGroups`) are not given; a level that is not an object is an error, as for
+/// `agentInfo` itself.
+fn hierarchy_groups(groups: Option<Obj<RawHierarchyGroups>>) -> Result<[Field; 5], MonitorError> {
+    let groups = object("detail.agentInfo.hierarchyGroups", groups)?;
+    let levels = [
+        groups.level1,
+        groups.level2,
+        groups.level3,
+        groups.level4,
+        groups.level5,
+    ];
+    let mut out: [Field; 5] = GROUP_ARNS.map(|path| Field::new(path, None));
+    for ((level, path), field) in levels.into_iter().zip(GROUPS).zip(out.iter_mut()) {
+        field.value = object::<RawGroup>(path, level)?.arn;
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize, Default)]
@@ -497,7 +553,9 @@ fn contact_lens(detail: RawEvent, event_id: Field, event_time: Option<Field>) ->
 
 /// An Amazon Connect contact event: the contact, its state, its agent and queue.
 fn contact_event(detail: RawEvent, event_id: Field, event_time: Option<Field>) -> Result<Intent, MonitorError> {
-    let agent = object("detail.agentInfo", detail.agent_info)?.agent_arn;
+    let agent_info = object("detail.agentInfo", detail.agent_info)?;
+    let agent = agent_info.agent_arn;
+    let hierarchy_groups = hierarchy_groups(agent_info.hierarchy_groups)?;
     let queue = object("detail.queueInfo", detail.queue_info)?.queue_arn;
     Ok(Intent {
         source: Source::ContactEvent,
@@ -513,6 +571,7 @@ fn contact_event(detail: RawEvent, event_id: Field, event_time: Option<Field>) -
             channel: Field::new("detail.channel", detail.channel),
             agent: Field::new("detail.agentInfo.agentArn", agent),
             queue: Field::new("detail.queueInfo.queueArn", queue),
+            hierarchy_groups,
         }),
         rule_name: None,
         event_time,
@@ -690,6 +749,59 @@ mod tests {
         assert_eq!(i.contact_event.map(|c| c.agent.value), Some(None));
         let e = error(&CONTACT_EVENT_JSON.replace(r#""channel""#, r#""agentInfo":"a","channel""#));
         assert!(e.message.contains("detail.agentInfo must be an object"), "{e}");
+    }
+
+    #[test]
+    fn contact_events_carry_the_agents_hierarchy_groups() {
+        let json = CONTACT_EVENT_JSON.replace(
+            r#""initiationMethod":"INBOUND""#,
+            r#""initiationMethod":"INBOUND","agentInfo":{"agentArn":"arn:a","hierarchyGroups":{
+                "level1":{"arn":"arn:g1"},"level2":null,"level3":{"arn":"arn:g3","name":"ignored"},"level5":{}}}"#,
+        );
+        let state = intent(&json)
+            .contact_event
+            .unwrap_or_else(|| panic!("contact event state"));
+        let path = |level: usize| GROUP_ARNS[level - 1];
+        assert_eq!(
+            state.hierarchy_groups,
+            [
+                Field::new(path(1), s("arn:g1")),
+                Field::new(path(2), None),
+                Field::new(path(3), s("arn:g3")),
+                Field::new(path(4), None),
+                Field::new(path(5), None),
+            ]
+        );
+        assert_eq!(path(3), "detail.agentInfo.hierarchyGroups.level3.arn");
+        // Without hierarchy groups (or agent info): every level absent, not an error.
+        let state = intent(CONTACT_EVENT_JSON)
+            .contact_event
+            .unwrap_or_else(|| panic!("contact event state"));
+        assert!(state.hierarchy_groups.iter().all(|f| !f.is_given()));
+        // Wrong types are recorded, not fatal here: validation names the field.
+        let json = CONTACT_EVENT_JSON.replace(
+            r#""channel""#,
+            r#""agentInfo":{"hierarchyGroups":{"level1":{"arn":5}}},"channel""#,
+        );
+        let state = intent(&json)
+            .contact_event
+            .unwrap_or_else(|| panic!("contact event state"));
+        assert_eq!(state.hierarchy_groups[0].value, Some(Loose::Other("a number")));
+        let e = error(&CONTACT_EVENT_JSON.replace(r#""channel""#, r#""agentInfo":{"hierarchyGroups":1},"channel""#));
+        assert!(
+            e.message
+                .contains("detail.agentInfo.hierarchyGroups must be an object, got a number"),
+            "{e}"
+        );
+        let e = error(&CONTACT_EVENT_JSON.replace(
+            r#""channel""#,
+            r#""agentInfo":{"hierarchyGroups":{"level4":[]}},"channel""#,
+        ));
+        assert!(
+            e.message
+                .contains("detail.agentInfo.hierarchyGroups.level4 must be an object, got an array"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -136,6 +136,15 @@ pub fn queue_arn(field: &str, value: &str) -> Result<(Instance, String), String>
 /// Most characters a queue ID may have.
 pub const MAX_QUEUE_ID: usize = 256;
 
+/// Reads the ARN of an agent hierarchy group (`.../instance/<id>/agent-group/<group id>`, as contact
+/// events name the agent's groups and as QA rules may): the instance and the group's ID.
+pub fn agent_group_arn(field: &str, value: &str) -> Result<(Instance, String), String> {
+    instance_resource_arn(field, value, "agent-group", MAX_GROUP_ID)
+}
+
+/// Most characters a hierarchy group ID may have.
+pub const MAX_GROUP_ID: usize = 256;
+
 /// `arn:<partition>:connect:<region>:<account>:instance/<instance id>/<kind>/<id>`.
 fn instance_resource_arn(field: &str, value: &str, kind: &str, max: usize) -> Result<(Instance, String), String> {
     let wrong = || {

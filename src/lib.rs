@@ -2,10 +2,12 @@
 //!
 //! Data flows one way. [`runtime`] hands each invocation's text to [`handler`]; [`event`] reads it
 //! into one [`event::Intent`] per event (a single event, or an SQS batch); [`plan`] validates each
-//! and decides in process (skip rules, [`qa`] rules, [`sampling`], policy, [`client_token`]);
+//! and decides in process (skip rules, [`qa`] rules, [`sampling`], policy, [`client_token`]; [`quota`]
+//! is the arithmetic of the QA rules' quotas);
 //! [`pipeline`] makes the Connect calls for all of them (grouped per monitor, retried as [`retry`]
 //! says, paced by [`budget`], picking from the pools with [`pool`]) through the seam in [`connect`]
-//! ([`sdk`] sets up the SDK); [`outcome`] is what an event comes to, [`error`] what it fails with and
+//! ([`sdk`] sets up the SDK); quota rules keep their counts and records through the seam in
+//! [`qa_state`]; [`outcome`] is what an event comes to, [`error`] what it fails with and
 //! what that means; [`metrics`] and [`logging`] are what the function writes besides its answer.
 //! [`config`] is read once at init. The documentation pages are in `docs/`.
 
@@ -30,6 +32,8 @@ pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod pool;
 pub(crate) mod qa;
+pub mod qa_state;
+pub mod quota;
 pub(crate) mod retry;
 pub mod runtime;
 pub(crate) mod sampling;

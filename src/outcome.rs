@@ -32,6 +32,11 @@ pub enum SkipReason {
     SupervisorUnavailable,
     /// `QA_RULES`: no rule matches the contact.
     NoMatchingRule,
+    /// A QA rule's `perAgent`: the agent has had all of this period's monitors from that rule.
+    QuotaReached,
+    /// A QA rule's `perAgent`: the agent has had fewer than this period's monitors from that rule,
+    /// but every slot open so far is taken; the next opens later in the period (see `quota`).
+    NotYet,
 }
 
 impl SkipReason {
@@ -151,6 +156,8 @@ mod tests {
             "EVENT_TOO_OLD",
             "SUPERVISOR_UNAVAILABLE",
             "NO_MATCHING_RULE",
+            "QUOTA_REACHED",
+            "NOT_YET",
         ];
         assert_eq!(SkipReason::iter().count(), texts.len());
         for (reason, text) in SkipReason::iter().zip(texts) {
@@ -165,6 +172,24 @@ mod tests {
             );
             assert_eq!(o.label(), text);
         }
+    }
+
+    /// The `Reason` table of docs/events-and-errors.md has one row per reason, as the code spells it.
+    #[test]
+    fn the_documented_reasons_table_lists_every_reason() {
+        let page = include_str!("../docs/events-and-errors.md");
+        let table: Vec<&str> = page
+            .lines()
+            .skip_while(|line| !line.starts_with("| Reason | why |"))
+            .skip(2)
+            .take_while(|line| line.starts_with("| `"))
+            .filter_map(|line| line.strip_prefix("| `")?.split('`').next())
+            .collect();
+        let mut documented = table.clone();
+        documented.sort_unstable();
+        let mut reasons: Vec<&str> = SkipReason::iter().map(SkipReason::as_str).collect();
+        reasons.sort_unstable();
+        assert_eq!(documented, reasons, "the table: {table:?}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::client_token;
 use crate::config::Config;
 use crate::connect::{ContactStatus, MonitorRequest};
 use crate::error::{ErrorKind, MonitorError};
-use crate::event::{BOTH_INSTANCE_FIELDS, ContactRef, Field, Intent, Source};
+use crate::event::{BOTH_INSTANCE_FIELDS, ContactEventState, ContactRef, Field, Intent, Source};
 use crate::identifiers::{self, Capabilities};
 use crate::lenient_json::Loose;
 use crate::outcome::{Outcome, SkipReason};
@@ -28,6 +28,15 @@ pub struct ContactFacts {
     pub agent_id: Option<String>,
     /// From `detail.queueInfo.queueArn`.
     pub queue_id: Option<String>,
+    /// The agent's hierarchy group IDs, from `detail.agentInfo.hierarchyGroups.level1.arn` to
+    /// `level5.arn`: the levels the event has, in level order. Empty: none (an agent outside any
+    /// hierarchy, or an event without an agent).
+    pub hierarchy_groups: Vec<String>,
+    /// The agent's team: the group of the deepest level the event has (a quota record's `team`).
+    pub team: Option<String>,
+    /// The event's `time` (EventBridge's, the same instant as [`Validated::event_time`]): the instant
+    /// whose period a quota counts the contact in. `None`: the event has no `time`.
+    pub time: Option<jiff::Timestamp>,
 }
 
 /// A request that passed validation. Skip rules and policy are not applied yet.
@@ -224,15 +233,16 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
         }
         None => None,
     };
-    let contact_event = match &intent.contact_event {
-        Some(state) => Some(ContactFacts {
-            event_type: required(&state.event_type)?.to_owned(),
-            channel: required(&state.channel)?.to_ascii_uppercase(),
-            agent_id: arn_id(&state.agent, identifiers::agent_arn)?,
-            queue_id: arn_id(&state.queue, identifiers::queue_arn)?,
-        }),
-        None => None,
-    };
+    let mut contact_event = intent.contact_event.as_ref().map(contact_facts).transpose()?;
+    let event_time = intent.event_time.as_ref().map(event_time).transpose()?.flatten();
+    if let (Some(facts), Some(time)) = (&mut contact_event, event_time) {
+        facts.time = Some(jiff::Timestamp::try_from(time).map_err(|_| {
+            MonitorError::invalid(format!(
+                "{} is out of range",
+                intent.event_time.as_ref().map_or("time", |f| f.path)
+            ))
+        })?);
+    }
     Ok(Validated {
         source: intent.source,
         event_id,
@@ -244,7 +254,32 @@ pub fn validate(intent: &Intent, config: &Config) -> Result<Validated, MonitorEr
         initiation_method,
         contact_event,
         rule_name,
-        event_time: intent.event_time.as_ref().map(event_time).transpose()?.flatten(),
+        event_time,
+    })
+}
+
+/// What a contact event says about the contact (its `time` is set by the caller, after validating
+/// it). Its ARNs (agent, queue, hierarchy groups) must be Connect ARNs of their kind when given, as
+/// every field is: a malformed one is an `InvalidEvent` naming its path.
+fn contact_facts(state: &ContactEventState) -> Result<ContactFacts, MonitorError> {
+    let event_type = required(&state.event_type)?.to_owned();
+    let channel = required(&state.channel)?.to_ascii_uppercase();
+    let agent_id = arn_id(&state.agent, identifiers::agent_arn)?;
+    let queue_id = arn_id(&state.queue, identifiers::queue_arn)?;
+    let mut hierarchy_groups = Vec::new();
+    for level in &state.hierarchy_groups {
+        if let Some(id) = arn_id(level, identifiers::agent_group_arn)? {
+            hierarchy_groups.push(id);
+        }
+    }
+    Ok(ContactFacts {
+        event_type,
+        channel,
+        agent_id,
+        queue_id,
+        team: hierarchy_groups.last().cloned(),
+        hierarchy_groups,
+        time: None,
     })
 }
 
@@ -431,6 +466,7 @@ impl Validated {
             agent: facts.agent_id.as_deref(),
             queue: facts.queue_id.as_deref(),
             channel: &facts.channel,
+            hierarchy_groups: &facts.hierarchy_groups,
         };
         let Some(index) = qa::first_match(&config.qa_rules, &facts) else {
             return Err((SkipReason::NoMatchingRule, None));
@@ -1192,5 +1228,159 @@ mod tests {
             run(&contact_event_with("CONNECTED_TO_AGENT", ""), &c),
             Ok(Plan::Call(_))
         ));
+    }
+
+    /// `agentInfo` with the agent `a1` in `groups` (one per level, from level 1), as a contact event's
+    /// detail carries it.
+    fn agent_in(groups: &[&str]) -> String {
+        let levels: Vec<String> = groups
+            .iter()
+            .enumerate()
+            .map(|(index, id)| {
+                format!(
+                    r#""level{}":{{"arn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent-group/{id}"}}"#,
+                    index + 1
+                )
+            })
+            .collect();
+        format!(
+            r#","agentInfo":{{"agentArn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent/a1","hierarchyGroups":{{{}}}}}"#,
+            levels.join(",")
+        )
+    }
+
+    fn facts_of(json: &str, c: &Config) -> ContactFacts {
+        validate(&read(json).unwrap_or_else(|e| panic!("{e}")), c)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .contact_event
+            .unwrap_or_else(|| panic!("facts"))
+    }
+
+    #[test]
+    fn contact_facts_carry_the_groups_the_team_and_the_time() {
+        let c = config(&[]);
+        let facts = facts_of(
+            &contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["company", "site", "team-7"])),
+            &c,
+        );
+        assert_eq!(facts.hierarchy_groups, ["company", "site", "team-7"]);
+        assert_eq!(facts.team.as_deref(), Some("team-7"), "the deepest level");
+        assert_eq!(facts.agent_id.as_deref(), Some("a1"));
+        assert_eq!(facts.event_type, "CONNECTED_TO_AGENT");
+        assert_eq!(facts.time, "2026-11-18T18:40:00Z".parse().ok());
+        // Levels the event leaves out or sends as null are skipped; the team is the deepest given.
+        let sparse = contact_event_with(
+            "CONNECTED_TO_AGENT",
+            &format!(
+                r#","agentInfo":{{"hierarchyGroups":{{"level1":{{"arn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent-group/g1"}},
+                "level2":null,"level3":{{}},"level4":{{"arn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent-group/g4"}}}}}}"#
+            ),
+        );
+        let facts = facts_of(&sparse, &c);
+        assert_eq!(
+            (facts.hierarchy_groups, facts.team.as_deref()),
+            (vec!["g1".to_owned(), "g4".to_owned()], Some("g4"))
+        );
+        // No groups, no agent info, no time.
+        for json in [
+            contact_event_with("CONNECTED_TO_AGENT", &agent_in(&[])),
+            contact_event_with("CONNECTED_TO_AGENT", r#","agentInfo":{"hierarchyGroups":null}"#),
+            contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"),
+        ] {
+            let facts = facts_of(&json, &c);
+            assert!(facts.hierarchy_groups.is_empty() && facts.team.is_none(), "{json}");
+        }
+        assert_eq!(
+            facts_of(&contact_event("CONNECTED_TO_AGENT", "VOICE", "INBOUND"), &c).time,
+            None
+        );
+    }
+
+    #[test]
+    fn hierarchy_group_arns_are_checked_like_the_agent_and_queue_arns() {
+        let c = config(&[]);
+        let bad = contact_event_with(
+            "CONNECTED_TO_AGENT",
+            r#","agentInfo":{"hierarchyGroups":{"level2":{"arn":"+15551234567"}}}"#,
+        );
+        let e = fails(&bad, &c);
+        assert_eq!(e.kind, ErrorKind::InvalidEvent);
+        assert!(
+            e.message
+                .contains("detail.agentInfo.hierarchyGroups.level2.arn must be an Amazon Connect agent-group ARN")
+                && !e.message.contains("555"),
+            "{e}"
+        );
+        let queue_arn = contact_event_with(
+            "CONNECTED_TO_AGENT",
+            &format!(
+                r#","agentInfo":{{"hierarchyGroups":{{"level1":{{"arn":"arn:aws:connect:us-east-1:111122223333:instance/{INST}/queue/q"}}}}}}"#
+            ),
+        );
+        assert!(
+            fails(&queue_arn, &c)
+                .message
+                .contains("level1.arn must be an Amazon Connect agent-group ARN")
+        );
+        for (extra, expected) in [
+            (
+                r#","agentInfo":{"hierarchyGroups":{"level1":{"arn":7}}}"#,
+                "level1.arn must be a string, got a number",
+            ),
+            (
+                r#","agentInfo":{"hierarchyGroups":{"level3":"g"}}"#,
+                "detail.agentInfo.hierarchyGroups.level3 must be an object, got a string",
+            ),
+            (
+                r#","agentInfo":{"hierarchyGroups":["g"]}"#,
+                "detail.agentInfo.hierarchyGroups must be an object, got an array",
+            ),
+        ] {
+            let e = fails(&contact_event_with("CONNECTED_TO_AGENT", extra), &c);
+            assert!(
+                e.kind == ErrorKind::InvalidEvent && e.message.contains(expected),
+                "{extra}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn qa_rules_by_team() {
+        let group_arn = format!("arn:aws:connect:us-east-1:111122223333:instance/{INST}/agent-group/team-b");
+        let rules = format!(
+            r#"[{{"name": "team-a", "hierarchyGroups": ["team-a"], "percent": 100}},
+                {{"name": "team-b", "hierarchyGroups": ["{group_arn}"], "percent": 100, "supervisors": ["coach"]}}]"#
+        );
+        let c = qa_config(&rules, &[]);
+        let decided = |groups: &[&str]| run(&contact_event_with("CONNECTED_TO_AGENT", &agent_in(groups)), &c);
+        let rule_of = |plan: Result<Plan, MonitorError>| match plan {
+            Ok(Plan::Call(target)) => target.qa_rule,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            rule_of(decided(&["company", "team-a"])),
+            Some("team-a".into()),
+            "level 2"
+        );
+        assert_eq!(rule_of(decided(&["team-b"])), Some("team-b".into()), "by ARN, level 1");
+        assert_eq!(decided(&["company", "team-c"]), skip(SkipReason::NoMatchingRule));
+        assert_eq!(decided(&[]), skip(SkipReason::NoMatchingRule), "no groups: no match");
+    }
+
+    #[test]
+    fn a_quota_per_agent_does_not_match_an_event_without_an_agent() {
+        let rules = r#"[{"name": "weekly", "perAgent": {"count": 3, "per": "week"}},
+                        {"name": "rest", "percent": 100}]"#;
+        let c = qa_config(
+            rules,
+            &[
+                ("QA_STATE_TABLE", "qa-state"),
+                ("TRIGGER_EVENT_TYPES", "INITIATED,CONNECTED_TO_AGENT"),
+            ],
+        );
+        let with_agent = target(&contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["g"])), &c);
+        assert_eq!(with_agent.qa_rule.as_deref(), Some("weekly"), "percent 100 by default");
+        let without = target(&contact_event_with("INITIATED", ""), &c);
+        assert_eq!(without.qa_rule.as_deref(), Some("rest"));
     }
 }

@@ -13,13 +13,25 @@
 //!
 //! Matchers, each optional (a rule with none matches every contact): `agents` (user IDs, against the
 //! user in `detail.agentInfo.agentArn`), `queues` (queue IDs, against `detail.queueInfo.queueArn`),
-//! `channels` (`VOICE`, `CHAT`, any letter case). An event without the field a matcher needs does not
-//! match that rule.
+//! `channels` (`VOICE`, `CHAT`, any letter case), `hierarchyGroups` (agent hierarchy group IDs or
+//! agent-group ARNs, against any of the five levels of `detail.agentInfo.hierarchyGroups`). An event
+//! without the field a matcher needs does not match that rule.
+//!
+//! Quotas (issue 18, see `quota`): `perAgent` and `perReviewer`, each `{"count": 1..=1000, "per":
+//! "day" | "week" | "month"}`. With either, `percent` is optional (default 100) and applies first.
+//! `perReviewer` needs a pool (the rule's `supervisors` or `SUPERVISOR_POOL_USER_IDS`; `config` checks
+//! that, and that `QA_STATE_TABLE` is set for any quota).
+//!
+//! Decision: a rule with `perAgent` does not match an event without an agent
+//! (`detail.agentInfo.agentArn`, absent on `INITIATED` and `QUEUED`), as if it had an `agents`
+//! matcher: its quota is counted per agent, and an event without one has nobody to count against.
+//! The next rule may take such an event.
 
 use serde_json::{Map, Value};
 
 use crate::error::ConfigError;
 use crate::identifiers;
+use crate::quota::{self, Period, Quota};
 
 /// The variable the rules come from.
 pub const VARIABLE: &str = "QA_RULES";
@@ -44,6 +56,14 @@ pub struct QaRule {
     pub percent: u8,
     /// The rule's own pool; `None`: the function's default supervisor or pool.
     pub supervisors: Option<Vec<String>>,
+    /// Agent hierarchy group IDs (given as IDs or agent-group ARNs). `None`: any agent's groups (or
+    /// none).
+    pub hierarchy_groups: Option<Vec<String>>,
+    /// `perAgent`: at most this many monitors per agent per period, spread over the period.
+    pub per_agent: Option<Quota>,
+    /// `perReviewer`: at most this many monitors started by each reviewer per period (rules with a
+    /// pool only).
+    pub per_reviewer: Option<Quota>,
 }
 
 /// What a contact event says that rules match on.
@@ -54,6 +74,9 @@ pub struct Facts<'a> {
     pub queue: Option<&'a str>,
     /// Upper case.
     pub channel: &'a str,
+    /// The agent's hierarchy group IDs, from `detail.agentInfo.hierarchyGroups.level1` to `level5`
+    /// (the levels the event has, in order). Empty: the event has none.
+    pub hierarchy_groups: &'a [String],
 }
 
 impl QaRule {
@@ -63,9 +86,22 @@ impl QaRule {
             None => true,
             Some(list) => value.is_some_and(|v| list.iter().any(|item| item == v)),
         };
+        let groups = match &self.hierarchy_groups {
+            None => true,
+            Some(list) => facts.hierarchy_groups.iter().any(|group| list.contains(group)),
+        };
+        // A quota per agent needs an agent to count against (see the module's decision).
+        let agent_counted = self.per_agent.is_none() || facts.agent.is_some();
         listed(&self.agents, facts.agent)
             && listed(&self.queues, facts.queue)
             && listed(&self.channels, Some(facts.channel))
+            && groups
+            && agent_counted
+    }
+
+    /// Whether the rule has a quota (`perAgent` or `perReviewer`): its counts live in `QA_STATE_TABLE`.
+    pub fn has_quota(&self) -> bool {
+        self.per_agent.is_some() || self.per_reviewer.is_some()
     }
 }
 
@@ -74,7 +110,20 @@ pub fn first_match(rules: &[QaRule], facts: &Facts<'_>) -> Option<usize> {
     rules.iter().position(|rule| rule.matches(facts))
 }
 
-const KEYS: [&str; 6] = ["name", "agents", "queues", "channels", "percent", "supervisors"];
+const KEYS: [&str; 9] = [
+    "name",
+    "agents",
+    "queues",
+    "channels",
+    "hierarchyGroups",
+    "percent",
+    "perAgent",
+    "perReviewer",
+    "supervisors",
+];
+
+/// The keys of `perAgent` and `perReviewer`.
+const QUOTA_KEYS: [&str; 2] = ["count", "per"];
 
 /// Reads and validates `QA_RULES`. Every message names the rule (by position and, once known, name)
 /// and the field.
@@ -121,29 +170,32 @@ pub fn parse(text: &str) -> Result<Vec<QaRule>, ConfigError> {
 
 fn rule(number: usize, fields: &Map<String, Value>) -> Result<QaRule, String> {
     if let Some(unknown) = fields.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        // A key is the operator's own text, not customer data; still, keep it short and printable.
-        let shown: String = unknown.chars().filter(|c| !c.is_control()).take(40).collect();
         return Err(format!(
-            "{VARIABLE} rule {number}: unknown key \"{shown}\" (known keys: {})",
+            "{VARIABLE} rule {number}: unknown key \"{}\" (known keys: {})",
+            shown_key(unknown),
             KEYS.join(", ")
         ));
     }
     let name = rule_name(number, fields)?;
     let at = |field: &str| format!("{VARIABLE} rule {number} (\"{name}\"): {field}");
-    let percent = match fields.get("percent") {
-        None => return Err(format!("{} is required", at("percent"))),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(p) if p <= 100 => p as u8,
-            _ => return Err(format!("{} must be a whole number from 0 to 100", at("percent"))),
-        },
-        Some(_) => return Err(format!("{} must be a whole number from 0 to 100", at("percent"))),
-    };
+    let per_agent = fields.get("perAgent").map(|v| quota(v, &at("perAgent"))).transpose()?;
+    let per_reviewer = fields
+        .get("perReviewer")
+        .map(|v| quota(v, &at("perReviewer")))
+        .transpose()?;
+    // With a quota, the quota is the rule's limit: sampling is optional (and applies first).
+    let default_percent = (per_agent.is_some() || per_reviewer.is_some()).then_some(100);
+    let percent = percent(fields.get("percent"), default_percent, &at("percent"))?;
     let agents = id_list(fields.get("agents"), &at("agents"), identifiers::MAX_USER_ID)?;
     let queues = id_list(fields.get("queues"), &at("queues"), identifiers::MAX_QUEUE_ID)?;
     let supervisors = id_list(fields.get("supervisors"), &at("supervisors"), identifiers::MAX_USER_ID)?;
     let channels = fields
         .get("channels")
         .map(|v| channels(v, &at("channels")))
+        .transpose()?;
+    let hierarchy_groups = fields
+        .get("hierarchyGroups")
+        .map(|v| hierarchy_groups(v, &at("hierarchyGroups")))
         .transpose()?;
     Ok(QaRule {
         name,
@@ -152,7 +204,83 @@ fn rule(number: usize, fields: &Map<String, Value>) -> Result<QaRule, String> {
         channels,
         percent,
         supervisors,
+        hierarchy_groups,
+        per_agent,
+        per_reviewer,
     })
+}
+
+/// A key as an error message may show it: the operator's own text, not customer data; still, short
+/// and printable.
+fn shown_key(key: &str) -> String {
+    key.chars().filter(|c| !c.is_control()).take(40).collect()
+}
+
+/// The rule's `percent`, a whole number 0..=100; required unless there is a `default`.
+fn percent(value: Option<&Value>, default: Option<u8>, at: &str) -> Result<u8, String> {
+    let wrong = || format!("{at} must be a whole number from 0 to 100");
+    match value {
+        None => {
+            default.ok_or_else(|| format!("{at} is required (it may be left out only with perAgent or perReviewer)"))
+        }
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(p) if p <= 100 => Ok(p as u8),
+            _ => Err(wrong()),
+        },
+        Some(_) => Err(wrong()),
+    }
+}
+
+/// A `perAgent` or `perReviewer`: `{"count": 1..=1000, "per": "day" | "week" | "month"}`, nothing else.
+fn quota(value: &Value, at: &str) -> Result<Quota, String> {
+    let shape = format!(
+        "{{\"count\": 1 to {}, \"per\": \"day\", \"week\" or \"month\"}}",
+        quota::MAX_COUNT
+    );
+    let Value::Object(fields) = value else {
+        return Err(format!("{at} must be an object {shape}"));
+    };
+    if let Some(unknown) = fields.keys().find(|k| !QUOTA_KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "{at} has an unknown key \"{}\" (known keys: count, per)",
+            shown_key(unknown)
+        ));
+    }
+    let count = match fields.get("count") {
+        None => return Err(format!("{at}.count is required: {at} is {shape}")),
+        Some(count) => count
+            .as_u64()
+            .and_then(|c| u32::try_from(c).ok())
+            .filter(|c| (1..=quota::MAX_COUNT).contains(c))
+            .ok_or_else(|| format!("{at}.count must be a whole number from 1 to {}", quota::MAX_COUNT))?,
+    };
+    let per = match fields.get("per") {
+        None => return Err(format!("{at}.per is required: {at} is {shape}")),
+        Some(per) => per
+            .as_str()
+            .and_then(|p| p.parse::<Period>().ok())
+            .ok_or_else(|| format!("{at}.per must be \"day\", \"week\" or \"month\""))?,
+    };
+    Ok(Quota { count, per })
+}
+
+/// The rule's `hierarchyGroups`: group IDs or agent-group ARNs
+/// (`arn:<partition>:connect:<region>:<account>:instance/<instance id>/agent-group/<group id>`), kept
+/// as IDs, duplicates dropped.
+fn hierarchy_groups(value: &Value, at: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in strings(value, at)? {
+        let id = if entry.starts_with("arn:") {
+            identifiers::agent_group_arn(&format!("each ARN of {at}"), entry)?.1
+        } else {
+            identifiers::identifier(&format!("each entry of {at}"), entry, identifiers::MAX_GROUP_ID)?;
+            entry.to_owned()
+        };
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 /// The rule's `name`: short, printable, required.
@@ -244,8 +372,28 @@ mod tests {
     }
 
     fn facts<'a>(agent: Option<&'a str>, queue: Option<&'a str>, channel: &'a str) -> Facts<'a> {
-        Facts { agent, queue, channel }
+        Facts {
+            agent,
+            queue,
+            channel,
+            hierarchy_groups: &[],
+        }
     }
+
+    /// An agent `a1` on VOICE, in these hierarchy groups.
+    fn in_groups(groups: &[String]) -> Facts<'_> {
+        Facts {
+            hierarchy_groups: groups,
+            ..facts(Some("a1"), None, "VOICE")
+        }
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    const GROUP_ARN: &str =
+        "arn:aws:connect:eu-west-2:111122223333:instance/1d2c3b4a-0000-4000-8000-00000000000a/agent-group/team-b";
 
     const EXAMPLE: &str = r#"[
         {"name": "new-hires", "agents": ["a1", "a2"], "percent": 100, "supervisors": ["coach-1"]},
@@ -363,6 +511,206 @@ mod tests {
             .map(|n| format!(r#"{{"name": "r{n}", "percent": 1}}"#))
             .collect();
         assert_eq!(rules(&format!("[{}]", fifty.join(","))).len(), 50);
+    }
+
+    #[test]
+    fn hierarchy_groups_by_id_or_arn_match_any_level() {
+        let text =
+            format!(r#"[{{"name": "teams", "hierarchyGroups": ["team-a", "{GROUP_ARN}", "team-a"], "percent": 100}}]"#);
+        let r = rules(&text);
+        assert_eq!(
+            r[0].hierarchy_groups.as_deref(),
+            Some(&ids(&["team-a", "team-b"])[..]),
+            "ARNs stored as IDs, duplicates dropped"
+        );
+        let rule = &r[0];
+        // Any level: the site at level 1, the team at level 3.
+        assert!(rule.matches(&in_groups(&ids(&["team-a"]))));
+        assert!(rule.matches(&in_groups(&ids(&["company", "site", "team-b"]))));
+        assert!(!rule.matches(&in_groups(&ids(&["company", "site", "team-c"]))));
+        // An event without hierarchy groups does not match.
+        assert!(!rule.matches(&in_groups(&[])));
+        assert!(!rule.matches(&facts(None, None, "VOICE")));
+        // Other matchers still apply beside it.
+        let both = rules(r#"[{"name": "t", "hierarchyGroups": ["team-a"], "channels": ["CHAT"], "percent": 1}]"#);
+        assert!(!both[0].matches(&in_groups(&ids(&["team-a"]))), "VOICE is not CHAT");
+        // A rule without the matcher takes any groups, or none.
+        let all = rules(r#"[{"name": "all", "percent": 1}]"#);
+        assert!(all[0].matches(&in_groups(&ids(&["x"]))) && all[0].matches(&in_groups(&[])));
+        // In a rule list, the first match still decides.
+        let list =
+            rules(r#"[{"name": "a", "hierarchyGroups": ["team-a"], "percent": 1}, {"name": "rest", "percent": 1}]"#);
+        assert_eq!(first_match(&list, &in_groups(&ids(&["root", "team-a"]))), Some(0));
+        assert_eq!(first_match(&list, &in_groups(&ids(&["root"]))), Some(1));
+    }
+
+    #[test]
+    fn quotas_read_and_make_percent_optional() {
+        let r = rules(
+            r#"[{"name": "three-a-week", "perAgent": {"count": 3, "per": "week"}},
+                {"name": "reviewers", "perReviewer": {"per": "day", "count": 50}, "percent": 20, "supervisors": ["s1"]},
+                {"name": "both", "perAgent": {"count": 1, "per": "day"}, "perReviewer": {"count": 1000, "per": "month"}},
+                {"name": "plain", "percent": 5}]"#,
+        );
+        assert_eq!(
+            (r[0].per_agent, r[0].per_reviewer, r[0].percent),
+            (
+                Some(Quota {
+                    count: 3,
+                    per: Period::Week
+                }),
+                None,
+                100
+            ),
+            "percent defaults to 100 with a quota"
+        );
+        assert_eq!(
+            (r[1].per_agent, r[1].per_reviewer, r[1].percent),
+            (
+                None,
+                Some(Quota {
+                    count: 50,
+                    per: Period::Day
+                }),
+                20
+            )
+        );
+        assert_eq!(
+            r[2].per_agent,
+            Some(Quota {
+                count: 1,
+                per: Period::Day
+            })
+        );
+        assert_eq!(
+            r[2].per_reviewer,
+            Some(Quota {
+                count: 1000,
+                per: Period::Month
+            })
+        );
+        assert!(r[0].has_quota() && r[1].has_quota() && r[2].has_quota() && !r[3].has_quota());
+        assert_eq!((r[3].per_agent, r[3].per_reviewer), (None, None));
+        // Without a quota, percent is still required.
+        assert!(fails(r#"[{"name": "x", "hierarchyGroups": ["g"]}]"#).contains(r#"rule 1 ("x"): percent is required"#));
+    }
+
+    #[test]
+    fn a_quota_per_agent_needs_an_agent() {
+        let r = rules(r#"[{"name": "q", "perAgent": {"count": 3, "per": "week"}}, {"name": "rest", "percent": 1}]"#);
+        assert!(r[0].matches(&facts(Some("a1"), None, "VOICE")));
+        assert!(
+            !r[0].matches(&facts(None, Some("q1"), "VOICE")),
+            "INITIATED: no agent to count"
+        );
+        assert_eq!(
+            first_match(&r, &facts(None, Some("q1"), "VOICE")),
+            Some(1),
+            "the next rule may"
+        );
+        // A limit per reviewer alone counts no agent: it matches without one.
+        let reviewers = rules(r#"[{"name": "r", "perReviewer": {"count": 3, "per": "day"}}]"#);
+        assert!(reviewers[0].matches(&facts(None, None, "VOICE")));
+    }
+
+    /// Bad `hierarchyGroups`, `perAgent` and `perReviewer`, and what the message says.
+    const BAD_GROUPS_AND_QUOTAS: &[(&str, &str)] = &[
+        (
+            r#"[{"name": "x", "percent": 5, "hierarchyGroups": []}]"#,
+            r#"rule 1 ("x"): hierarchyGroups lists nothing"#,
+        ),
+        (
+            r#"[{"name": "x", "percent": 5, "hierarchyGroups": "g"}]"#,
+            r#"rule 1 ("x"): hierarchyGroups must be an array of strings"#,
+        ),
+        (
+            r#"[{"name": "x", "percent": 5, "hierarchyGroups": ["g h"]}]"#,
+            r#"each entry of QA_RULES rule 1 ("x"): hierarchyGroups may contain only"#,
+        ),
+        (
+            r#"[{"name": "x", "percent": 5, "hierarchyGroups": ["arn:aws:connect:us-east-1:111122223333:instance/i/queue/q"]}]"#,
+            r#"each ARN of QA_RULES rule 1 ("x"): hierarchyGroups must be an Amazon Connect agent-group ARN"#,
+        ),
+        (
+            r#"[{"name": "x", "percent": 5, "hierarchyGroups": ["arn:aws:connect:us-east-1:111122223333:instance/i/agent-group/a b"]}]"#,
+            r#"the agent-group ID in each ARN of QA_RULES rule 1 ("x"): hierarchyGroups may contain only"#,
+        ),
+        (
+            r#"[{"name": "x", "perAgent": 3}]"#,
+            r#"rule 1 ("x"): perAgent must be an object {"count": 1 to 1000, "per": "day", "week" or "month"}"#,
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 3}}]"#,
+            r#"rule 1 ("x"): perAgent.per is required"#,
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"per": "week"}}]"#,
+            r#"rule 1 ("x"): perAgent.count is required"#,
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 0, "per": "week"}}]"#,
+            r#"rule 1 ("x"): perAgent.count must be a whole number from 1 to 1000"#,
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 1001, "per": "week"}}]"#,
+            "perAgent.count must be a whole number from 1 to 1000",
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 2.5, "per": "week"}}]"#,
+            "perAgent.count must be a whole number",
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": "3", "per": "week"}}]"#,
+            "perAgent.count must be a whole number",
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 3, "per": "fortnight"}}]"#,
+            r#"rule 1 ("x"): perAgent.per must be "day", "week" or "month""#,
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 3, "per": "Week"}}]"#,
+            "perAgent.per must be",
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 3, "per": 7}}]"#,
+            "perAgent.per must be",
+        ),
+        (
+            r#"[{"name": "x", "perAgent": {"count": 3, "per": "week", "max": 4}}]"#,
+            r#"rule 1 ("x"): perAgent has an unknown key "max" (known keys: count, per)"#,
+        ),
+        (
+            r#"[{"name": "ok", "percent": 1}, {"name": "y", "perReviewer": {"count": -1, "per": "day"}}]"#,
+            r#"rule 2 ("y"): perReviewer.count must be a whole number from 1 to 1000"#,
+        ),
+        (
+            r#"[{"name": "y", "perReviewer": {"count": 1, "per": "year"}}]"#,
+            r#"rule 1 ("y"): perReviewer.per must be"#,
+        ),
+        (
+            r#"[{"name": "y", "perReviewer": [1], "percent": 5}]"#,
+            r#"rule 1 ("y"): perReviewer must be an object"#,
+        ),
+        (
+            r#"[{"name": "y", "perAgent": {"count": 1, "per": "day"}, "percent": 101}]"#,
+            r#"rule 1 ("y"): percent must be a whole number from 0 to 100"#,
+        ),
+        (
+            r#"[{"name": "y", "peragent": {"count": 1, "per": "day"}}]"#,
+            r#"rule 1: unknown key "peragent""#,
+        ),
+    ];
+
+    #[test]
+    fn bad_hierarchy_groups_and_quotas_name_the_rule_and_the_field() {
+        for (text, expected) in BAD_GROUPS_AND_QUOTAS {
+            let message = fails(text);
+            assert!(message.contains(expected), "{text}: {message}");
+            assert!(
+                !message.contains("fortnight") && !message.contains("1001"),
+                "no value echoed: {message}"
+            );
+        }
     }
 
     #[test]

@@ -2,4 +2,5 @@
 
 pub mod connect_double;
 pub mod harness;
+pub mod moto;
 pub mod runtime_api;
