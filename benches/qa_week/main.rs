@@ -26,9 +26,11 @@
 //! PASS/FAIL for the quota run's goals, draws `docs/qa-week.svg` (`QA_WEEK_SVG` overrides), and exits
 //! non-zero when a goal is missed.
 //!
-//! moto: `benches/qa_week/moto_serial.py` (moto's server, one request at a time, transactions rolled
-//! back item by item: see that file for why `moto_server` as it is cannot serve this week), which
-//! needs `python3 -m pip install 'moto[server]'`. `QA_WEEK_MOTO=plain` uses `moto_server` itself.
+//! moto: the tests' (`tests/support/moto.rs`): `$MOTO_SERVER` or `moto_server` from `PATH` (PyPI
+//! `moto[server]`; `scripts/test` installs the pinned one), serving one request at a time with
+//! transactions rolled back item by item (`tests/support/moto_one_at_a_time/sitecustomize.py`: without
+//! that, moto deep-copies the whole table for each transaction and the week would take an hour), the
+//! table created from template.yaml's definition.
 //!
 //! Environment (for debugging; the defaults are the week): `QA_WEEK_SEED`, `QA_WEEK_AGENTS`,
 //! `QA_WEEK_MAX_CALLS`, `QA_WEEK_BATCH` (records per SQS batch), `QA_WEEK_PROCESSES`,
@@ -39,6 +41,9 @@
 
 #[path = "../../tests/support/connect_double.rs"]
 mod connect_double;
+// The tests' moto: started on a free port, the table created from template.yaml.
+#[allow(dead_code)]
+#[path = "../../tests/support/moto.rs"]
 mod moto;
 mod picture;
 mod report;
@@ -58,7 +63,7 @@ use std::time::Instant;
 
 use report::{Figures, matching_percent};
 use serde_json::Value;
-use simulation::{Emf, Outcome, Run, batch_failures, run_week};
+use simulation::{Emf, Outcome, Run, Table, batch_failures, moto_requests, run_week};
 use workload::{DAY, WEEK, Week, fillable, slot_opens, week};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -100,7 +105,6 @@ struct Settings {
     /// Run 2's percent, instead of the one matching run 1's total.
     percent: Option<u8>,
     only: Only,
-    moto: moto::Flavour,
     svg: PathBuf,
     log_dir: PathBuf,
 }
@@ -136,10 +140,6 @@ impl Settings {
                 Some("quota") => Only::Quota,
                 Some("percent") => Only::Percent,
                 _ => Only::Both,
-            },
-            moto: match text("QA_WEEK_MOTO").as_deref() {
-                Some("plain") => moto::Flavour::Plain,
-                _ => moto::Flavour::Serial,
             },
             svg: std::env::var("QA_WEEK_SVG")
                 .map(PathBuf::from)
@@ -178,11 +178,18 @@ async fn run(settings: Settings) -> Result<()> {
     let mut figures: Vec<Figures> = Vec::new();
     let mut quota_monitors = None;
     if settings.only != Only::Percent {
-        let moto = moto::Moto::start(settings.moto, &settings.log_dir.join("moto.log")).await?;
-        moto.create_table(TABLE).await?;
+        // Panics (naming the command that installs moto) when moto is missing.
+        let moto = moto::Moto::start();
+        let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+        moto::create_table(&client, TABLE).await;
+        let table = Table {
+            moto: &moto,
+            client,
+            name: TABLE.to_owned(),
+        };
         let run = Run::quota(settings.quota, TABLE);
-        eprintln!("qa_week: run 1, {}, its counts in moto ({})", run.name, moto.endpoint());
-        let outcome = run_week(&settings, &week, &binary, &run, Some(&moto)).await?;
+        eprintln!("qa_week: run 1, {}, its counts in moto ({})", run.name, moto.endpoint);
+        let outcome = run_week(&settings, &week, &binary, &run, Some(&table)).await?;
         quota_monitors = Some(outcome.monitors.len());
         figures.push(Figures::of(&settings, &week, &outcome));
     }
@@ -345,13 +352,13 @@ fn self_checks() -> Result<()> {
         "the function's EMF metrics, summed (the per-rule documents not counted twice)",
     )?;
     check(
-        moto::parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-            .is_ok_and(|r| r == (200, "{}".to_owned()))
-            && moto::parse_response(
-                b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-            )
-            .is_ok_and(|r| r == (400, "abcde".to_owned())),
-        "HTTP answers from moto, chunked or not",
+        moto_requests(concat!(
+            "moto: one request at a time\n",
+            "127.0.0.1 - - [23/Nov/2026 05:00:00] \"POST / HTTP/1.0\" 200 -\n",
+            "127.0.0.1 - - [23/Nov/2026 05:00:01] \"POST / HTTP/1.0\" 400 -\n",
+            " * Running on http://127.0.0.1:5000\n",
+        )) == 2,
+        "moto's requests, from its request log",
     )?;
 
     // The figures and the picture, on a made-up outcome: agent 0's first three contacts monitored

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::Settings;
-use crate::simulation::Outcome;
+use crate::simulation::{Items, Outcome};
 use crate::workload::{DAY, DAYS, Week, fillable, slot_opens};
 
 /// What the issue asks to report, for one run.
@@ -31,11 +31,11 @@ pub(crate) struct Figures {
     pub(crate) per_day: [u32; 7],
     /// Monitors per reviewer, by reviewer.
     pub(crate) per_reviewer: Vec<u32>,
-    /// DynamoDB calls per event: the function's `QaStateCalls`, and moto's count by operation.
+    /// DynamoDB calls: the function's `QaStateCalls`, and the requests moto answered.
     pub(crate) state_calls: u64,
-    pub(crate) moto: Option<BTreeMap<String, u64>>,
-    /// Record items in the table.
-    pub(crate) records: Option<u64>,
+    pub(crate) moto: Option<u64>,
+    /// What the table holds after the run.
+    pub(crate) items: Option<Items>,
     /// Connect requests the double answered, by operation.
     pub(crate) connect: BTreeMap<String, u64>,
     pub(crate) skipped: BTreeMap<String, u64>,
@@ -78,8 +78,8 @@ impl Figures {
             per_day,
             per_reviewer,
             state_calls: outcome.emf.state_calls,
-            moto: outcome.moto.clone(),
-            records: outcome.records,
+            moto: outcome.moto,
+            items: outcome.items,
             connect: outcome.connect.clone(),
             skipped: outcome.emf.skipped.clone(),
             failed: outcome.emf.failed.clone(),
@@ -125,10 +125,6 @@ impl Figures {
 
     pub(crate) fn connect_total(&self) -> u64 {
         self.connect.values().sum()
-    }
-
-    pub(crate) fn moto_total(&self) -> Option<u64> {
-        self.moto.as_ref().map(|m| m.values().sum())
     }
 
     fn per_event(&self, n: u64) -> String {
@@ -201,15 +197,18 @@ pub(crate) fn rows(settings: &Settings, runs: &[&Figures]) -> Vec<(String, Vec<S
             cell(&|r| format!("{} ({} calls)", r.per_event(r.state_calls), r.state_calls)),
         ),
         (
-            "DynamoDB requests per event (moto's count)".to_owned(),
-            cell(&|r| match (&r.moto, r.moto_total()) {
-                (Some(by), Some(total)) => format!("{} ({})", r.per_event(total), list(by)),
-                _ => "—".to_owned(),
+            "DynamoDB requests per event (moto's count: retries included)".to_owned(),
+            cell(&|r| match r.moto {
+                Some(n) => format!("{} ({n} requests)", r.per_event(n)),
+                None => "—".to_owned(),
             }),
         ),
         (
-            "records in the table".to_owned(),
-            cell(&|r| r.records.map_or("—".to_owned(), |n| n.to_string())),
+            "the table: records; agent counters' total; claims started, pending".to_owned(),
+            cell(&|r| match r.items {
+                Some(i) => format!("{}; {}; {}, {}", i.records, i.taken, i.started_claims, i.pending_claims),
+                None => "—".to_owned(),
+            }),
         ),
         (
             "Connect calls per event (the double's count)".to_owned(),
@@ -287,9 +286,10 @@ pub(crate) fn print(settings: &Settings, runs: &[&Figures]) -> bool {
     for (what, cells) in rows(settings, runs) {
         println!("| {what} | {} |", cells.join(" | "));
     }
-    let Some(quota) = runs.iter().find(|r| r.records.is_some()) else {
+    let Some((quota, items)) = runs.iter().find_map(|r| r.items.map(|i| (r, i))) else {
         return true;
     };
+    let monitors = quota.monitors as u64;
     let checks = [
         (
             quota.exact == quota.eligible,
@@ -307,11 +307,17 @@ pub(crate) fn print(settings: &Settings, runs: &[&Figures]) -> bool {
             format!("no monitor before its slot opened ({})", quota.early),
         ),
         (
-            quota.records == Some(quota.monitors as u64),
+            items.records == monitors,
             format!(
-                "every monitor on record ({} records, {} monitors)",
-                quota.records.unwrap_or(0),
-                quota.monitors
+                "every monitor on record ({} records, {monitors} monitors)",
+                items.records
+            ),
+        ),
+        (
+            items.taken == monitors && items.started_claims == monitors && items.pending_claims == 0,
+            format!(
+                "the counters count the monitors started, no slot left held ({} taken, {} claims started, {} pending)",
+                items.taken, items.started_claims, items.pending_claims
             ),
         ),
         (

@@ -22,6 +22,70 @@ const DEADLINE: Duration = Duration::from_secs(40);
 /// How many times SQS hands a record over before the redrive moves it to the dead-letter queue.
 const MAX_RECEIVES: u32 = 3;
 
+/// The QA state table in moto, and a client to look at it.
+pub(crate) struct Table<'a> {
+    pub(crate) moto: &'a Moto,
+    pub(crate) client: aws_sdk_dynamodb::Client,
+    pub(crate) name: String,
+}
+
+/// The DynamoDB requests moto answered, from its request log (a line per request).
+pub(crate) fn moto_requests(log: &str) -> u64 {
+    log.lines().filter(|line| line.contains("\"POST / HTTP/1.")).count() as u64
+}
+
+/// What the table holds after a run, by kind of item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Items {
+    pub(crate) records: u64,
+    /// The agent counters' `taken`, summed.
+    pub(crate) taken: u64,
+    pub(crate) started_claims: u64,
+    pub(crate) pending_claims: u64,
+}
+
+impl Table<'_> {
+    /// Reads every item (a Scan, page by page) and counts them by kind.
+    async fn items(&self) -> Result<Items> {
+        let mut items = Items::default();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.name)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| format!("Scan: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            for item in page.items() {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+                let number = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                let pk = text("pk").unwrap_or_default();
+                if pk.starts_with("record#") {
+                    items.records += 1;
+                } else if pk.starts_with("agent#") {
+                    items.taken += number("taken");
+                } else if pk.starts_with("claim#") {
+                    match text("state") {
+                        Some("started") => items.started_claims += 1,
+                        _ => items.pending_claims += 1,
+                    }
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
 /// What runs: the rules, and the table a quota rule keeps its counts in.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
@@ -106,11 +170,10 @@ pub(crate) struct Outcome {
     /// Requests the Connect double answered, by operation.
     pub(crate) connect: BTreeMap<String, u64>,
     pub(crate) emf: Emf,
-    /// Requests moto answered during the run, by operation (`None`: no table, or a moto that does not
-    /// count).
-    pub(crate) moto: Option<BTreeMap<String, u64>>,
-    /// Record items in the table after the run.
-    pub(crate) records: Option<u64>,
+    /// Requests moto answered during the run (`None`: no table).
+    pub(crate) moto: Option<u64>,
+    /// What the table holds after the run.
+    pub(crate) items: Option<Items>,
     pub(crate) invocations: usize,
     /// Records the function reported as failed (handed over again, as SQS does).
     pub(crate) item_failures: usize,
@@ -153,7 +216,7 @@ pub(crate) fn launch(
     week: &Week,
     double: &ConnectDouble,
     run: &Run,
-    moto: Option<&Moto>,
+    table: Option<&Table<'_>>,
 ) -> Launch {
     let mut launch = Launch::new(binary)
         .env("AWS_LAMBDA_FUNCTION_NAME", "monitor-contact-automation")
@@ -169,10 +232,10 @@ pub(crate) fn launch(
         .env("CONNECT_CALLS_PER_SECOND", "off")
         .env("QA_TIME_ZONE", settings.zone)
         .env("QA_RULES", run.rules.clone());
-    if let (Some(table), Some(moto)) = (&run.table, moto) {
+    if let (Some(name), Some(table)) = (&run.table, table) {
         launch = launch
-            .env("QA_STATE_TABLE", table.clone())
-            .env("AWS_ENDPOINT_URL_DYNAMODB", moto.endpoint());
+            .env("QA_STATE_TABLE", name.clone())
+            .env("AWS_ENDPOINT_URL_DYNAMODB", table.moto.endpoint.clone());
     }
     launch
 }
@@ -271,20 +334,17 @@ pub(crate) async fn run_week(
     week: &Week,
     binary: &Path,
     run: &Run,
-    moto: Option<&Moto>,
+    table: Option<&Table<'_>>,
 ) -> Result<Outcome> {
     let started = Instant::now();
     let double = ConnectDouble::start(scenario(&week.reviewers)).await?;
-    let launch = launch(settings, binary, week, &double, run, moto);
+    let launch = launch(settings, binary, week, &double, run, table);
     let slug: String = run
         .name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    let moto_before = match (moto, &run.table) {
-        (Some(moto), Some(_)) => moto.requests().await?,
-        _ => None,
-    };
+    let moto_before = table.map(|t| moto_requests(&t.moto.log()));
 
     // Environments come back through `free` when their invocation ends (`None`: one that broke and
     // could not be replaced).
@@ -469,21 +529,9 @@ pub(crate) async fn run_week(
             .entry(served.operation.unwrap_or("?").to_owned())
             .or_default() += 1;
     }
-    if let (Some(moto), Some(table)) = (moto, &run.table) {
-        outcome.moto = match (moto_before, moto.requests().await?) {
-            (Some(before), Some(after)) => Some(
-                after
-                    .into_iter()
-                    .map(|(operation, n)| {
-                        let earlier = before.get(&operation).copied().unwrap_or(0);
-                        (operation, n - earlier.min(n))
-                    })
-                    .filter(|(_, n)| *n > 0)
-                    .collect(),
-            ),
-            _ => None,
-        };
-        outcome.records = Some(moto.count_items(table, "record#").await?);
+    if let (Some(table), Some(before)) = (table, moto_before) {
+        outcome.moto = Some(moto_requests(&table.moto.log()).saturating_sub(before));
+        outcome.items = Some(table.items().await?);
     }
     {
         let progress = lock(&progress);
