@@ -24,6 +24,7 @@ use std::time::Duration;
 use connect_double::{ConnectDouble, Scenario};
 use monitor_contact::handler::invocation;
 use monitor_contact::metrics::Sink;
+use monitor_contact::qa_state::DynamoState;
 use monitor_contact::{App, Config, ConnectApi, Response, handle, logging};
 
 /// The supervisor the sample events name.
@@ -94,7 +95,10 @@ async fn main() -> ExitCode {
     };
     // Metrics, when asked for, go to stderr with the log lines: stdout holds the response only.
     let metrics = Arc::new(Mutex::new(Vec::new()));
-    let app = App::new(config, ConnectApi::new(&sdk)).with_metrics(Sink::Memory(Arc::clone(&metrics)));
+    let qa_state = DynamoState::for_config(&config, &sdk);
+    let app = App::new(config, ConnectApi::new(&sdk))
+        .with_metrics(Sink::Memory(Arc::clone(&metrics)))
+        .with_qa_state(qa_state);
 
     let result = handle(&app, event).await;
     for document in metrics.lock().map(|m| m.clone()).unwrap_or_default() {

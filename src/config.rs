@@ -86,6 +86,9 @@ pub struct Config {
 /// most 100, and one call covers every pool.
 pub const MAX_POOL: usize = 100;
 
+/// Most reviewers of a rule with both `perAgent` and `perReviewer` (one BatchGetItem reads 100 keys).
+pub const MAX_REVIEWERS_WITH_AGENT_QUOTA: usize = 99;
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env(region: &str) -> Result<Config, ConfigError> {
@@ -264,6 +267,27 @@ const TIME_ZONE: &str = "QA_TIME_ZONE";
 const RECORD_DAYS: &str = "QA_RECORD_DAYS";
 const STATE_TABLE: &str = "QA_STATE_TABLE";
 
+/// One BatchGetItem reads a quota's counts before any Connect call: at most 100 keys, the agent's
+/// counter and each reviewer's.
+fn one_read_of_counts(qa_rules: &[QaRule], supervisor_pool: &[String]) -> Result<(), ConfigError> {
+    let too_many = qa_rules.iter().enumerate().find(|(_, r)| {
+        let reviewers = r.supervisors.as_deref().unwrap_or(supervisor_pool).len();
+        r.per_reviewer.is_some() && r.per_agent.is_some() && reviewers > MAX_REVIEWERS_WITH_AGENT_QUOTA
+    });
+    match too_many {
+        None => Ok(()),
+        Some((number, rule)) => Err(fail(
+            qa::VARIABLE,
+            format!(
+                "{} rule {} (\"{}\"): a rule with both perAgent and perReviewer may have at most {MAX_REVIEWERS_WITH_AGENT_QUOTA} reviewers (its supervisors, or {POOL}): their counts and the agent's are read in one call",
+                qa::VARIABLE,
+                number + 1,
+                rule.name
+            ),
+        )),
+    }
+}
+
 /// `QA_TIME_ZONE`, `QA_RECORD_DAYS` and `QA_STATE_TABLE` (each validated whether or not a rule has a
 /// quota), and what the rules' quotas need: a pool for `perReviewer`, the table for any quota.
 fn qa_state(
@@ -292,6 +316,7 @@ fn qa_state(
             ),
         ));
     }
+    one_read_of_counts(qa_rules, supervisor_pool)?;
     if table.is_none()
         && let Some((number, rule)) = qa_rules.iter().enumerate().find(|(_, r)| r.has_quota())
     {
@@ -918,6 +943,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_rule_with_both_quotas_reads_its_counts_in_one_call() {
+        let table = ("QA_STATE_TABLE", "qa-state");
+        let pool = |n: usize| (1..=n).map(|i| format!("r{i}")).collect::<Vec<_>>().join(",");
+        let rules = r#"[{"name": "both", "perAgent": {"count": 3, "per": "week"}, "perReviewer": {"count": 40, "per": "day"}}]"#;
+        let (ninety_nine, hundred) = (pool(99), pool(100));
+        assert!(ok(&[("SUPERVISOR_POOL_USER_IDS", &ninety_nine), ("QA_RULES", rules), table]).qa_rules[0].has_quota());
+        let e = load(&[("SUPERVISOR_POOL_USER_IDS", &hundred), ("QA_RULES", rules), table])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.variable, "QA_RULES");
+        assert!(
+            e.message.contains(
+                r#"QA_RULES rule 1 ("both"): a rule with both perAgent and perReviewer may have at most 99 reviewers"#
+            ),
+            "{e}"
+        );
+        let reviewer_only = r#"[{"name": "r", "perReviewer": {"count": 40, "per": "day"}}]"#;
+        assert!(
+            ok(&[
+                ("SUPERVISOR_POOL_USER_IDS", &hundred),
+                ("QA_RULES", reviewer_only),
+                table
+            ])
+            .qa_rules[0]
+                .has_quota()
+        );
     }
 
     #[test]

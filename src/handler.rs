@@ -30,6 +30,7 @@ use crate::outcome::{Outcome, SkipReason};
 use crate::pipeline::{self, Env, Resolved};
 use crate::plan::{Plan, Supervisor, Target, Validated, validate};
 use crate::pool::{PoolState, Snapshots};
+use crate::qa_state::DynamoState;
 use crate::retry::Window;
 
 /// Time kept back from the invocation's deadline to report the outcome: the function answers
@@ -71,6 +72,8 @@ pub struct App<C> {
     pub snapshots: Snapshots,
     /// Where the metrics go.
     pub metrics: Metrics,
+    /// The QA state table (`QA_STATE_TABLE`), built only when a QA rule has a quota.
+    pub qa_state: Option<DynamoState>,
 }
 
 impl<C> App<C> {
@@ -87,7 +90,15 @@ impl<C> App<C> {
             ),
             config,
             connect,
+            qa_state: None,
         }
+    }
+
+    /// The same, keeping the quota rules' counts and records in `state` (see
+    /// [`DynamoState::for_config`]).
+    pub fn with_qa_state(mut self, state: Option<DynamoState>) -> App<C> {
+        self.qa_state = state;
+        self
     }
 
     /// The same, writing its metrics to `sink`.
@@ -217,6 +228,7 @@ async fn resolve<C: Connect>(
         config: &app.config,
         pacer: &app.pacer,
         snapshots: &app.snapshots,
+        state: app.qa_state.as_ref(),
     };
     let (resolved, calls) = pipeline::run(&env, plans, window).await;
     let results = logs

@@ -1,5 +1,7 @@
-//! The Lambda entry point: logging, configuration and the Connect client, once; then the runtime.
+//! The Lambda entry point: logging, configuration and the clients (Connect; DynamoDB only for QA
+//! quotas), once; then the runtime.
 
+use monitor_contact::qa_state::DynamoState;
 use monitor_contact::{App, Config, ConnectApi, runtime, sdk};
 
 // One invocation at a time per execution environment: a single-threaded runtime starts faster and
@@ -14,5 +16,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = sdk::load(http, env).await;
     let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
     let config = Config::from_env(&region).inspect_err(|e| tracing::error!("{e}"))?;
-    runtime::run(App::new(config, ConnectApi::new(&sdk))).await
+    let qa_state = DynamoState::for_config(&config, &sdk);
+    runtime::run(App::new(config, ConnectApi::new(&sdk)).with_qa_state(qa_state)).await
 }

@@ -6,7 +6,8 @@
 //!
 //! - `Started`, `Duration` (milliseconds), `ConnectThrottled` (attempts Connect answered with
 //!   ThrottlingException, those retried successfully included) and `PoolEligible` (eligible members
-//!   GetCurrentUserData showed, when a pool pick happened): dimensions `[FunctionName]`;
+//!   GetCurrentUserData showed, when a pool pick happened) and `QaStateCalls` (calls to the QA state
+//!   table, when a quota rule decided): dimensions `[FunctionName]`;
 //! - `Skipped` per skip reason, `[FunctionName, Reason]`;
 //! - `Failed` per errorType, `[FunctionName, ErrorType]`;
 //! - `ConnectCalls` per operation called, `[FunctionName, Operation]` (one per attempt, retries
@@ -50,6 +51,8 @@ pub struct Calls {
     /// Eligible pool members in GetCurrentUserData's answers (summed over instances), when a pool
     /// pick happened.
     pub pool_eligible: Option<u32>,
+    /// Calls to the QA state table (quota rules only).
+    pub state: u32,
 }
 
 /// What one invocation did, counted.
@@ -155,6 +158,9 @@ impl Metrics {
         ];
         if let Some(eligible) = tally.calls.pool_eligible {
             summary.push(("PoolEligible", "Count", json!(eligible)));
+        }
+        if tally.calls.state > 0 {
+            summary.push(("QaStateCalls", "Count", json!(tally.calls.state)));
         }
         out.push(doc(None, &summary));
         for (reason, n) in &tally.skipped {
@@ -299,6 +305,7 @@ mod tests {
             made: [1, 1, 3],
             throttled: 2,
             pool_eligible: Some(4),
+            state: 2,
         };
         tally.duration = Duration::from_micros(12_500);
         let docs = parsed(&metrics(None).documents(&tally, SystemTime::UNIX_EPOCH + Duration::from_secs(1)));
@@ -313,9 +320,10 @@ mod tests {
                 &summary["Started"],
                 &summary["Duration"],
                 &summary["ConnectThrottled"],
-                &summary["PoolEligible"]
+                &summary["PoolEligible"],
+                &summary["QaStateCalls"]
             ),
-            (&json!(2), &json!(12.5), &json!(2), &json!(4))
+            (&json!(2), &json!(12.5), &json!(2), &json!(4), &json!(2))
         );
         assert!(summary.get("level").is_none(), "INFO needs no level");
         let find = |key: &str, value: &str| {

@@ -35,11 +35,17 @@ use crate::metrics::Calls;
 use crate::outcome::{Outcome, SkipReason};
 use crate::plan::{Plan, Supervisor, Target, live_check};
 use crate::pool::{Pick, PoolState, Seats, Snapshots};
+use crate::qa_state::{DynamoState, QaState};
 use crate::retry::{self, Window};
 
+mod quotas;
+use quotas::Hold;
+
 /// What the pipeline works with, built once at init.
-pub struct Env<'a, C> {
+pub struct Env<'a, C, S = DynamoState> {
     pub connect: &'a C,
+    /// The QA state table, when a QA rule has a quota.
+    pub state: Option<&'a S>,
     pub config: &'a Config,
     pub pacer: &'a Pacer,
     pub snapshots: &'a Snapshots,
@@ -90,8 +96,8 @@ type Served = Resolved<Done>;
 
 /// Runs the calls the planned events need; every event's result, in the same order (what was
 /// decided in process, or failed there, passes through).
-pub async fn run<C: Connect>(
-    env: &Env<'_, C>,
+pub async fn run<C: Connect, S: QaState>(
+    env: &Env<'_, C, S>,
     plans: Vec<Result<Plan, MonitorError>>,
     window: Window,
 ) -> (Vec<Resolved>, Calls) {
@@ -114,6 +120,7 @@ pub async fn run<C: Connect>(
         statuses: HashMap::new(),
         seats: HashMap::new(),
         unavailable: HashSet::new(),
+        state_down: false,
     };
     let (leads, group_of) = groups(&targets);
     let mut served = Vec::with_capacity(leads.len());
@@ -200,11 +207,23 @@ fn deadline_exceeded(before: bool) -> MonitorError {
     MonitorError::new(ErrorKind::DeadlineExceeded, message)
 }
 
+/// A group before its calls: nobody picked yet (a named supervisor is known already).
+fn unserved(target: &Target) -> Served {
+    Served {
+        result: Done::Skipped(SkipReason::NoSupervisorAvailable),
+        user_id: match &target.supervisor {
+            Supervisor::Named(user) => Some(user.clone()),
+            Supervisor::Pool(_) => None,
+        },
+        pool: None,
+    }
+}
+
 /// A pool pick's answer: the member (if anyone has room) and the pool as the pick saw it.
 type Seat = Result<(Option<String>, PoolState), MonitorError>;
 
-struct Run<'e, 'a, C> {
-    env: &'e Env<'a, C>,
+struct Run<'e, 'a, C, S> {
+    env: &'e Env<'a, C, S>,
     /// When retries may start, and the deadline every call ends by.
     window: Window,
     calls: Calls,
@@ -216,9 +235,12 @@ struct Run<'e, 'a, C> {
     /// (instance, user) that MonitorContact refused as unavailable (ServiceQuotaExceeded) in this
     /// run: not asked again in it.
     unavailable: HashSet<(String, String)>,
+    /// The QA state table failed in this run (after its client's retries): the rest of the batch's
+    /// quota groups fail at once instead of each waiting for it.
+    state_down: bool,
 }
 
-impl<C: Connect> Run<'_, '_, C> {
+impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
     /// One call, retried as `retry` says: each attempt waits for its turn under the pacer (whose
     /// rate follows Connect's throttles), and every attempt ends by the deadline. The error is the
     /// last attempt's, except that an attempt cut off (by the deadline, or as stalled) leaves the
@@ -302,22 +324,25 @@ impl<C: Connect> Run<'_, '_, C> {
     /// One group, its calls in turn (see the module documentation): the live check just before its
     /// MonitorContact, so that it is still true when the monitor starts.
     async fn serve(&mut self, target: &Target) -> Served {
+        match (&target.quota, self.env.state) {
+            (Some(ticket), Some(state)) => self.serve_with_quota(target, ticket.as_ref(), state).await,
+            _ => self.serve_calls(target, None).await,
+        }
+    }
+
+    /// The group's Connect calls; with a quota `hold`, the pick is among the reviewers below their
+    /// limit and the slot is taken (if it was not already) just before MonitorContact.
+    async fn serve_calls(&mut self, target: &Target, hold: Option<&mut Hold<'_>>) -> Served {
         let config = self.env.config;
+        let eligible = hold.as_ref().and_then(|hold| hold.eligible.clone());
         let pick = match target.supervisor {
             Supervisor::Pool(pool) => Some(Pick {
-                members: pool.members(config),
+                members: eligible.as_deref().unwrap_or(pool.members(config)),
                 rank: target.rank(),
             }),
             Supervisor::Named(_) => None,
         };
-        let mut served = Served {
-            result: Done::Skipped(SkipReason::NoSupervisorAvailable),
-            user_id: match &target.supervisor {
-                Supervisor::Named(user) => Some(user.clone()),
-                Supervisor::Pool(_) => None,
-            },
-            pool: None,
-        };
+        let mut served = unserved(target);
         // A pool this run has asked about already: a contact beyond its room costs no call at all.
         if let Some(pick) = pick
             && self.seats.contains_key(&target.instance_id)
@@ -352,6 +377,13 @@ impl<C: Connect> Run<'_, '_, C> {
         let Some(user_id) = served.user_id.clone() else {
             return served;
         };
+        if let Some(hold) = hold
+            && let Err(done) = self.take_for(hold, target, &user_id).await
+        {
+            served.result = done;
+            self.return_seat(target, &served);
+            return served;
+        }
         served.result = self.monitor(target, user_id, pick.is_some()).await;
         self.return_seat(target, &served);
         served
@@ -652,6 +684,7 @@ mod tests {
             config,
             pacer: &pacer,
             snapshots: &snapshots,
+            state: None::<&DynamoState>,
         };
         // No retries: these tests are about what one answer means (see `retries` below).
         let now = Instant::now();
@@ -1134,6 +1167,7 @@ mod tests {
                     config: &c,
                     pacer,
                     snapshots,
+                    state: None::<&DynamoState>,
                 };
                 let window = Window::to_deadline(Instant::now() + budget, None);
                 run(&env, calls(&targets), window).await
@@ -1183,6 +1217,7 @@ mod tests {
             config: &c,
             pacer: &pacer,
             snapshots: &snapshots,
+            state: None::<&DynamoState>,
         };
         let deadline = || Window::to_deadline(Instant::now() + Duration::from_secs(5), None);
         let first = [target(&c, &contact_event("ev-1", "c1"))];

@@ -15,7 +15,8 @@ use crate::identifiers::{self, Capabilities};
 use crate::lenient_json::Loose;
 use crate::outcome::{Outcome, SkipReason};
 use crate::pool::Rank;
-use crate::qa::{self, Facts};
+use crate::qa::{self, Facts, QaRule};
+use crate::quota;
 use crate::sampling;
 
 /// What an Amazon Connect contact event says about the contact, validated.
@@ -112,6 +113,41 @@ pub struct Target {
     pub rule_name: Option<String>,
     /// The QA rule that decided (contact events under `QA_RULES`).
     pub qa_rule: Option<String>,
+    /// When that rule has a quota (`perAgent`, `perReviewer`): the slot the contact needs.
+    pub quota: Option<Box<QuotaTicket>>,
+}
+
+/// What a QA rule with a quota needs to hold a slot for a contact, decided in process (the periods
+/// are those of the event's `time` in `QA_TIME_ZONE`; see `quota`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaTicket {
+    /// The rule's name.
+    pub rule: String,
+    /// The agent's user ID.
+    pub agent: String,
+    /// `perAgent`: the agent's period and the slots open in it at the event's time.
+    pub per_agent: Option<Slots>,
+    /// `perReviewer`: the reviewers' period and their limit.
+    pub per_reviewer: Option<Slots>,
+    /// What the record keeps about the event: its type, its time (RFC 3339), its local day.
+    pub event_type: String,
+    pub event_time: String,
+    pub day: String,
+    /// The agent's team: their deepest hierarchy group.
+    pub team: Option<String>,
+    /// When the state kept for it may go (epoch seconds): the event's time plus `QA_RECORD_DAYS`.
+    pub expires: i64,
+}
+
+/// A period's counter: its label (the period's start) and how many may be taken in it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slots {
+    /// The period's start, RFC 3339 in `QA_TIME_ZONE`.
+    pub period: String,
+    /// How many may be taken now: the slots open so far (`perAgent`), or the limit (`perReviewer`).
+    pub open: u32,
+    /// The quota for the whole period (N or M).
+    pub count: u32,
 }
 
 impl Target {
@@ -426,7 +462,53 @@ impl Validated {
             contact_scoped: self.client_token.is_none() && self.source.is_automatic(),
             rule_name: self.rule_name.clone(),
             qa_rule: qa_rule.map(|index| config.qa_rules[index].name.clone()),
+            quota: qa_rule
+                .and_then(|index| self.quota_ticket(&config.qa_rules[index], config, now))
+                .map(Box::new),
         }))
+    }
+
+    /// For a rule with a quota: the agent's period and open slots, the reviewers' period and limit,
+    /// and what the record keeps, all at the event's `time` (or `now`, for an event without one) in
+    /// `QA_TIME_ZONE`. `None` for a rule without a quota (or an event without an agent, which such
+    /// a rule does not match).
+    fn quota_ticket(&self, rule: &QaRule, config: &Config, now: SystemTime) -> Option<QuotaTicket> {
+        let facts = self.contact_event.as_ref()?;
+        if !rule.has_quota() {
+            return None;
+        }
+        let agent = facts.agent_id.clone()?;
+        let zone = &config.qa_time_zone;
+        let time = facts
+            .time
+            .or_else(|| jiff::Timestamp::try_from(now).ok())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let slots = |limit: Option<quota::Quota>, spread: bool| {
+            limit.map(|limit| {
+                let bounds = quota::bounds(time, limit.per, zone);
+                let open = match spread {
+                    true => quota::open_slots(time, &bounds, limit.count),
+                    false => limit.count,
+                };
+                Slots {
+                    period: bounds.label,
+                    open,
+                    count: limit.count,
+                }
+            })
+        };
+        let kept = i64::from(config.qa_record_days) * 86_400;
+        Some(QuotaTicket {
+            rule: rule.name.clone(),
+            agent,
+            per_agent: slots(rule.per_agent, true),
+            per_reviewer: slots(rule.per_reviewer, false),
+            event_type: facts.event_type.clone(),
+            event_time: time.to_string(),
+            day: quota::day(time, zone),
+            team: facts.team.clone(),
+            expires: time.as_second().saturating_add(kept),
+        })
     }
 
     /// The event's own rules: a monitor's contact, an event type that is no trigger, a channel not
@@ -1382,5 +1464,58 @@ mod tests {
         assert_eq!(with_agent.qa_rule.as_deref(), Some("weekly"), "percent 100 by default");
         let without = target(&contact_event_with("INITIATED", ""), &c);
         assert_eq!(without.qa_rule.as_deref(), Some("rest"));
+    }
+
+    #[test]
+    fn a_quota_rule_gives_its_target_a_ticket_at_the_events_time_in_the_zone() {
+        let rules = r#"[{"name": "weekly", "perAgent": {"count": 3, "per": "week"},
+                         "perReviewer": {"count": 20, "per": "day"}, "supervisors": ["coach"]}]"#;
+        let c = qa_config(
+            rules,
+            &[
+                ("QA_STATE_TABLE", "qa-state"),
+                ("QA_TIME_ZONE", "America/New_York"),
+                ("QA_RECORD_DAYS", "30"),
+            ],
+        );
+        // Wednesday 2026-11-18 18:40Z is 13:40 in New York: the second of three weekly slots (Wednesday
+        // 08:00) is open, the third (Friday 16:00) is not.
+        let t = target(
+            &contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["company", "team-b"])),
+            &c,
+        );
+        let ticket = t.quota.expect("a quota rule's target has a ticket");
+        assert_eq!(ticket.rule, "weekly");
+        assert_eq!(ticket.agent, "a1");
+        assert_eq!(
+            ticket.per_agent,
+            Some(Slots {
+                period: "2026-11-16T00:00:00-05:00".into(),
+                open: 2,
+                count: 3
+            })
+        );
+        assert_eq!(
+            ticket.per_reviewer,
+            Some(Slots {
+                period: "2026-11-18T00:00:00-05:00".into(),
+                open: 20,
+                count: 20
+            }),
+            "a reviewer's limit is whole from the period's start"
+        );
+        assert_eq!(ticket.event_type, "CONNECTED_TO_AGENT");
+        assert_eq!(ticket.event_time, "2026-11-18T18:40:00Z");
+        assert_eq!(
+            (ticket.day.as_str(), ticket.team.as_deref()),
+            ("2026-11-18", Some("team-b"))
+        );
+        assert_eq!(ticket.expires, 1_795_027_200 + 30 * 86_400);
+        let plain = qa_config(r#"[{"name": "all", "percent": 100}]"#, &[]);
+        let t = target(
+            &contact_event_with("CONNECTED_TO_AGENT", &agent_in(&["team-b"])),
+            &plain,
+        );
+        assert_eq!(t.quota, None, "no quota, no ticket");
     }
 }

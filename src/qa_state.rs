@@ -39,6 +39,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 
+use crate::config::Config;
 use crate::error::{ErrorKind, MonitorError};
 
 /// A counter to increment when a slot is taken: an agent's or a reviewer's, for one rule and period.
@@ -259,6 +260,14 @@ impl DynamoState {
         }
     }
 
+    /// The client `config` needs: one when a QA rule has a quota (its table is then set, `Config`
+    /// checks it), none otherwise, so that a function without quotas builds no DynamoDB client.
+    pub fn for_config(config: &Config, sdk: &SdkConfig) -> Option<DynamoState> {
+        let quotas = config.qa_rules.iter().any(|rule| rule.has_quota());
+        let table = config.qa_state_table.as_deref().filter(|_| quotas)?;
+        Some(DynamoState::new(sdk, table))
+    }
+
     /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
@@ -372,9 +381,11 @@ impl QaState for DynamoState {
             .key("pk", s(pk))
             .key("sk", s(sk))
             .update_expression("SET #state = :started")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("#state = :pending")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":started", s("started"))
+            .expression_attribute_values(":pending", s("pending"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|_| op.error("the request could not be built"))?;
         let put = Put::builder()
@@ -388,6 +399,8 @@ impl QaState for DynamoState {
         ];
         match self.transact(op, items).await? {
             None => Ok(()),
+            // Another event about the contact (a sibling, a redelivery) recorded its monitor already.
+            Some(reasons) if recorded(&reasons) => Ok(()),
             Some(_) => {
                 Err(op.error("the claim is gone (given back or expired); a retry of the event takes a slot again"))
             }
@@ -562,6 +575,16 @@ async fn pause(start: Instant, tries: u32) -> bool {
 }
 
 /// Whether the item at `index` of the transaction failed its condition.
+/// Whether a record's transaction was cancelled because the claim is `started` already.
+fn recorded(reasons: &[CancellationReason]) -> bool {
+    reasons
+        .first()
+        .and_then(|reason| reason.item())
+        .and_then(|item| item.get("state"))
+        .and_then(|state| state.as_s().ok())
+        .is_some_and(|state| state == "started")
+}
+
 fn failed(reasons: &[CancellationReason], index: usize) -> bool {
     reasons.get(index).and_then(|r| r.code()) == Some(CONDITION_FAILED)
 }
@@ -782,6 +805,7 @@ pub(crate) mod memory {
             self.call(Op::Record, "record")?;
             let key = claim_key(&claim.rule, &claim.contact_id);
             match self.claims.lock() {
+                Ok(claims) if claims.get(&key) == Some(&"started") => return Ok(()),
                 Ok(mut claims) if claims.contains_key(&key) => {
                     claims.insert(key, "started");
                 }

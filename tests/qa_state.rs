@@ -164,6 +164,19 @@ async fn a_slot_is_taken_recorded_and_counted_once() {
     // After the record the claim is started: taking for the contact again is still Held.
     assert_eq!(ok(table.state.take(&first).await), Taken::Held);
     assert_eq!(count(&table, &first.agent).await, 1);
+
+    // A sibling event that held the claim and saw the same monitor start records nothing twice.
+    let sibling = Record {
+        event_type: "INITIATED".into(),
+        event_time: "2026-12-01T08:59:58Z".into(),
+        ..record_of("c1")
+    };
+    ok(table.state.record(&again, &sibling).await);
+    let twice = (
+        record_partition(RULE, "2026-12-01"),
+        "2026-12-01T08:59:58Z#c1".to_owned(),
+    );
+    assert!(item(&table, twice).await.is_none(), "one record per contact");
 }
 
 #[tokio::test]
