@@ -32,7 +32,7 @@
 //! that, moto deep-copies the whole table for each transaction and the week would take an hour), the
 //! table created from template.yaml's definition.
 //!
-//! Environment (for debugging; the defaults are the issue's week): `QA_WEEK_SEED`, `QA_WEEK_AGENTS`,
+//! Environment (for debugging; the defaults are the issue's week): `QA_WEEK_SEED`, `QA_WEEK_AGENTS`, `QA_WEEK_REVIEWERS`,
 //! `QA_WEEK_MAX_CALLS`, `QA_WEEK_BATCH` (records per SQS batch), `QA_WEEK_PROCESSES`,
 //! `QA_WEEK_PERCENT` (run 2's percent, instead of the matching one), `QA_WEEK_ONLY=quota|percent`
 //! (one run), `QA_WEEK_SVG`. The processes' and moto's output go to `$TMPDIR/monitor-contact-qa-week/`.
@@ -63,7 +63,7 @@ use std::time::Instant;
 
 use report::{Figures, matching_percent};
 use serde_json::Value;
-use simulation::{Emf, Outcome, Run, Table, batch_failures, moto_requests, run_week};
+use simulation::{Emf, Outcome, Run, Table, batch_failures, moto_requests, read_outcomes, run_week};
 use workload::{DAY, WEEK, Week, fillable, slot_opens, week};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -122,7 +122,7 @@ impl Settings {
             seed: number("QA_WEEK_SEED", 18),
             agents: number("QA_WEEK_AGENTS", 200).clamp(1, 10_000) as usize,
             teams: 10,
-            reviewers: 12,
+            reviewers: number("QA_WEEK_REVIEWERS", 12).clamp(1, 1000) as usize,
             calls: (5, number("QA_WEEK_MAX_CALLS", 200).clamp(5, 10_000)),
             quota: 3,
             // The week of 23 November 2026: New York is on EST (UTC−5) all week, so Monday 00:00
@@ -350,6 +350,28 @@ fn self_checks() -> Result<()> {
             && emf.connect_calls.get("MonitorContact") == Some(&2)
             && emf.failed.get("StateUnavailable") == Some(&1),
         "the function's EMF metrics, summed (the per-rule documents not counted twice)",
+    )?;
+    let mut logged = std::collections::HashMap::new();
+    read_outcomes(
+        concat!(
+            r#"{"level":"WARN","fields":{"contact":"c-1","receive_count":1,"outcome":"SupervisorUnavailable"}}"#,
+            "\n",
+            r#"{"level":"INFO","fields":{"contact":"c-2","outcome":"NOT_YET"}}"#,
+            "\n",
+            r#"{"_aws":{},"FunctionName":"f","Started":1}"#,
+            "\n",
+        ),
+        &mut logged,
+    );
+    read_outcomes(
+        r#"{"level":"INFO","fields":{"contact":"c-1","receive_count":2,"outcome":"STARTED"}}"#,
+        &mut logged,
+    );
+    check(
+        logged.len() == 2
+            && logged["c-1"].iter().max().map(|o| o.1.as_str()) == Some("STARTED")
+            && logged["c-2"] == [(1, "NOT_YET".to_owned())],
+        "each contact's outcomes from the log records, by receive",
     )?;
     check(
         moto_requests(concat!(

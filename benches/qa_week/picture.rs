@@ -151,7 +151,9 @@ pub(crate) fn draw(settings: &Settings, week: &Week, runs: &[&Figures]) -> Strin
     // Monitors per day, both runs, and the slots' opening times.
     let panel_top = top + 20.0 + runs.len() as f64 * (agent_panel + gap);
     let most_day = runs.iter().flat_map(|r| r.per_day.iter().copied()).max().unwrap_or(0);
-    let day_max = nice_ceiling(f64::from(most_day.max(1)) * 1.15);
+    // Five steps of 1, 2 or 5 times a power of ten, room left for the labels.
+    let day_step = nice_ceiling(f64::from(most_day.max(5)) * 1.15 / 5.0);
+    let day_max = day_step * 5.0;
     let y = |value: f64| panel_top + day_panel - day_panel * value.min(day_max) / day_max;
     let day_width = plot_width / 7.0;
     let x_at = |seconds: u64| margin_left + plot_width * seconds as f64 / WEEK as f64;
@@ -165,8 +167,8 @@ pub(crate) fn draw(settings: &Settings, week: &Week, runs: &[&Figures]) -> Strin
         panel_top - 8.0,
         escape(settings.zone)
     );
-    for tick in 0..=4 {
-        let value = day_max * f64::from(tick) / 4.0;
+    for tick in 0..=5 {
+        let value = day_step * f64::from(tick);
         let _ = writeln!(
             svg,
             r##"<line x1="{margin_left}" x2="{}" y1="{y}" y2="{y}" stroke="#eee"/><text x="{}" y="{}" text-anchor="end">{value}</text>"##,

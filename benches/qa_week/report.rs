@@ -29,6 +29,11 @@ pub(crate) struct Figures {
     pub(crate) early: usize,
     /// Monitors by the day (in the QA time zone) of their contact's event.
     pub(crate) per_day: [u32; 7],
+    /// The hour of the week with the most monitors (hours from Monday 00:00), and how many.
+    pub(crate) busiest_hour: (u64, u32),
+    /// For the agents given fewer than their calls could fill: the final outcomes of their calls at or
+    /// after their first unfilled slot opened.
+    pub(crate) short_outcomes: BTreeMap<String, u64>,
     /// Monitors per reviewer, by reviewer.
     pub(crate) per_reviewer: Vec<u32>,
     /// DynamoDB calls: the function's `QaStateCalls`, and the requests moto answered.
@@ -61,11 +66,15 @@ impl Figures {
             .collect();
         let mut per_reviewer = vec![0u32; week.reviewers.len()];
         let mut monitored: Vec<Vec<u64>> = vec![Vec::new(); week.agents.len()];
+        let mut per_hour = vec![0u32; (crate::workload::WEEK / 3600) as usize];
         for (contact, reviewer) in &outcome.monitors {
             let c = &week.contacts[*contact];
             per_agent[c.agent] += 1;
             per_day[((c.at / DAY) as usize).min(6)] += 1;
             monitored[c.agent].push(c.at);
+            if let Some(hour) = per_hour.get_mut((c.at / 3600) as usize) {
+                *hour += 1;
+            }
             if let Some(n) = index.get(reviewer.as_str()) {
                 per_reviewer[*n] += 1;
             }
@@ -99,7 +108,19 @@ impl Figures {
             }
             figures.above += usize::from(*got > count);
             figures.none += usize::from(*got == 0);
-            figures.short += usize::from(*got < could);
+            if *got < could {
+                figures.short += 1;
+                let opens = slot_opens(*got + 1, count);
+                for contact in &week.agents[agent].contacts {
+                    if week.contacts[*contact].at >= opens {
+                        let said = outcome
+                            .outcomes
+                            .get(contact)
+                            .map_or("no outcome logged", String::as_str);
+                        *figures.short_outcomes.entry(said.to_owned()).or_default() += 1;
+                    }
+                }
+            }
             let mut times = monitored[agent].clone();
             times.sort_unstable();
             figures.early += times
@@ -109,6 +130,11 @@ impl Figures {
                 .count();
         }
         figures.per_agent = per_agent;
+        figures.busiest_hour = per_hour
+            .iter()
+            .enumerate()
+            .max_by_key(|(hour, n)| (**n, std::cmp::Reverse(*hour)))
+            .map_or((0, 0), |(hour, n)| (hour as u64, *n));
         figures
     }
 
@@ -178,12 +204,23 @@ pub(crate) fn rows(settings: &Settings, runs: &[&Figures]) -> Vec<(String, Vec<S
             cell(&|r| r.short.to_string()),
         ),
         (
+            "their calls after the first slot they missed opened, by outcome".to_owned(),
+            cell(&|r| list(&r.short_outcomes)),
+        ),
+        (
             "monitors on a contact before their slot opened".to_owned(),
             cell(&|r| r.early.to_string()),
         ),
         (
             format!("monitors per day ({})", DAYS.join(", ")),
             cell(&|r| r.per_day.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
+        ),
+        (
+            "the busiest hour: monitors started".to_owned(),
+            cell(&|r| {
+                let (hour, n) = r.busiest_hour;
+                format!("{n} ({} {:02}:00)", DAYS[(hour / 24).min(6) as usize], hour % 24)
+            }),
         ),
         (
             "reviewer load: monitors per reviewer, min–max (mean)".to_owned(),
@@ -255,6 +292,15 @@ pub(crate) fn print_week(settings: &Settings, week: &Week) {
     let eligible = (0..week.agents.len())
         .filter(|a| fillable(&week.times(*a), settings.quota) == settings.quota)
         .count();
+    // Who can fill every slot, by schedule and shift.
+    let mut by_shift: BTreeMap<(&str, u64, u64), (usize, usize)> = BTreeMap::new();
+    for (n, agent) in week.agents.iter().enumerate() {
+        let entry = by_shift
+            .entry((agent.schedule.kind, agent.schedule.hours.0, agent.schedule.hours.1))
+            .or_default();
+        entry.1 += 1;
+        entry.0 += usize::from(fillable(&week.times(n), settings.quota) == settings.quota);
+    }
     println!(
         "\nThe week (seed {}): {} agents in {} teams, {} reviewers, {} contacts ({}–{} per agent), Monday 00:00 {} = {}; schedules: {}; calls per day ({}): {}; {} agents have ≥ {} calls after their slots opened.",
         settings.seed,
@@ -275,6 +321,15 @@ pub(crate) fn print_week(settings: &Settings, week: &Week) {
         per_day.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
         eligible,
         settings.quota,
+    );
+    println!(
+        "Agents with ≥ {} calls after their slots opened, by schedule and shift: {}.",
+        settings.quota,
+        by_shift
+            .iter()
+            .map(|((kind, from, to), (can, all))| format!("{kind} {from:02}-{to:02} {can} of {all}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }
 
@@ -321,8 +376,11 @@ pub(crate) fn print(settings: &Settings, runs: &[&Figures]) -> bool {
             ),
         ),
         (
-            quota.failed.is_empty() && quota.dead_lettered == 0 && quota.unknown_monitors == 0,
-            "no failures, nothing dead-lettered".to_owned(),
+            !quota.failed.contains_key("StateUnavailable") && quota.dead_lettered == 0 && quota.unknown_monitors == 0,
+            format!(
+                "the table always answered, nothing dead-lettered (failures retried: {})",
+                list(&quota.failed)
+            ),
         ),
     ];
     println!();

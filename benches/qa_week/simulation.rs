@@ -158,6 +158,23 @@ impl Emf {
     }
 }
 
+/// Each contact's outcomes as the function logged them (`fields.outcome` of its log records: `STARTED`,
+/// a skip reason or an errorType), by receive.
+pub(crate) fn read_outcomes(stdout: &str, into: &mut HashMap<String, Vec<(u64, String)>>) {
+    for line in stdout.lines() {
+        let Ok(doc) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let fields = &doc["fields"];
+        if let (Some(contact), Some(outcome)) = (fields["contact"].as_str(), fields["outcome"].as_str()) {
+            let receive = fields["receive_count"].as_u64().unwrap_or(1);
+            into.entry(contact.to_owned())
+                .or_default()
+                .push((receive, outcome.to_owned()));
+        }
+    }
+}
+
 /// What a run came to.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Outcome {
@@ -170,6 +187,8 @@ pub(crate) struct Outcome {
     /// Requests the Connect double answered, by operation.
     pub(crate) connect: BTreeMap<String, u64>,
     pub(crate) emf: Emf,
+    /// Each contact's final outcome (its last receive's), by contact index.
+    pub(crate) outcomes: HashMap<usize, String>,
     /// Requests moto answered during the run (`None`: no table).
     pub(crate) moto: Option<u64>,
     /// What the table holds after the run.
@@ -504,11 +523,14 @@ pub(crate) async fn run_week(
     for environment in idle {
         drop(environment.process.finish());
     }
+    let mut logged: HashMap<String, Vec<(u64, String)>> = HashMap::new();
     for entry in std::fs::read_dir(&settings.log_dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if name.starts_with(&format!("{slug}-")) && name.ends_with(".stdout") {
-            outcome.emf.read(&std::fs::read_to_string(&path).unwrap_or_default());
+            let stdout = std::fs::read_to_string(&path).unwrap_or_default();
+            outcome.emf.read(&stdout);
+            read_outcomes(&stdout, &mut logged);
         }
     }
     let index: HashMap<&str, usize> = week
@@ -517,6 +539,14 @@ pub(crate) async fn run_week(
         .enumerate()
         .map(|(n, c)| (c.id.as_str(), n))
         .collect();
+    for (contact, mut outcomes) in logged {
+        if let (Some(n), Some(last)) = (index.get(contact.as_str()), {
+            outcomes.sort();
+            outcomes.pop()
+        }) {
+            outcome.outcomes.insert(*n, last.1);
+        }
+    }
     for monitor in double.monitors().iter().filter(|m| m.by_api) {
         match index.get(monitor.contact.as_str()) {
             Some(contact) => outcome.monitors.push((*contact, monitor.user.clone())),
