@@ -2,7 +2,8 @@
 """Checks that a built bootstrap is a Linux ELF executable for the expected architecture, linked
 position-independent (a PIE: ELF type ET_DYN with a program interpreter, so that the kernel loads the
 executable image at a random address; see docs/decisions.md), within the artifact budget: at
-most 8 MB stripped and 3 MB zipped (as Lambda stores it). Prints both sizes.
+most 10 MB stripped and 4 MB zipped (as Lambda stores it; issue 18 set this budget for the binary with
+the DynamoDB client and the bundled time zones). Prints both sizes.
 
 Usage: check_bootstrap.py PATH arm64|x86-64
 """
@@ -14,8 +15,8 @@ import zipfile
 MACHINES = {"arm64": 183, "x86-64": 62}  # ELF e_machine: EM_AARCH64, EM_X86_64
 ET_DYN = 3  # a PIE (or a shared library: those have no program interpreter)
 PT_INTERP = 3
-MAX_BYTES = 8_000_000
-MAX_ZIPPED_BYTES = 3_000_000
+MAX_BYTES = 10_000_000
+MAX_ZIPPED_BYTES = 4_000_000
 
 
 def has_interpreter(data):

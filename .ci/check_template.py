@@ -46,6 +46,18 @@ class CfnLoader(yaml.SafeLoader):
     """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as {"Fn::X": value} / {"Ref": value}."""
 
 
+def managed_policies_granting(template, service, shown):
+    """Managed policies and SAM policy templates whose name mentions `service`: access nobody scoped."""
+    found = []
+    for name, resource in resources(template).items():
+        properties = props(resource)
+        for policy in as_list(properties.get("Policies", [])) + as_list(properties.get("ManagedPolicyArns", [])):
+            text = policy if isinstance(policy, str) else " ".join(str(k) for k in policy) if isinstance(policy, dict) else ""
+            if service in text.lower():
+                found.append(f"Resources.{name}: managed policy or policy template {text!r} grants {shown} access")
+    return found
+
+
 def _tag(loader, suffix, node):
     name = "Ref" if suffix == "Ref" else "Fn::" + suffix
     if isinstance(node, yaml.ScalarNode):
@@ -136,12 +148,7 @@ def problems(template):
                 found.append(f"{path}: {actions} on {resource!r}")
             elif not from_instance_parameter(resource):
                 found.append(f"{path}: {actions} on {resource!r}, not built from ConnectInstanceArn")
-    for name, resource in resources(template).items():
-        properties = props(resource)
-        for policy in as_list(properties.get("Policies", [])) + as_list(properties.get("ManagedPolicyArns", [])):
-            text = policy if isinstance(policy, str) else " ".join(str(k) for k in policy) if isinstance(policy, dict) else ""
-            if "connect" in text.lower():
-                found.append(f"Resources.{name}: managed policy or policy template {text!r} grants Connect access")
+    found += managed_policies_granting(template, "connect", "Connect")
     return found
 
 
@@ -217,12 +224,7 @@ def dynamodb_problems(template):
         for resource in resource_list:
             if not names_table(resource, tables):
                 found.append(f"{path}: {actions} on {resource!r}, not a table of the template")
-    for name, resource in resources(template).items():
-        properties = props(resource)
-        for policy in as_list(properties.get("Policies", [])) + as_list(properties.get("ManagedPolicyArns", [])):
-            text = policy if isinstance(policy, str) else " ".join(str(k) for k in policy) if isinstance(policy, dict) else ""
-            if "dynamodb" in text.lower():
-                found.append(f"Resources.{name}: managed policy or policy template {text!r} grants DynamoDB access")
+    found += managed_policies_granting(template, "dynamodb", "DynamoDB")
     functions = of_type(template, "AWS::Serverless::Function", "AWS::Lambda::Function")
     for association in of_type(template, "AWS::Connect::IntegrationAssociation").values():
         function = named(props(association).get("IntegrationArn"))

@@ -21,7 +21,8 @@
 //! function (the contact-flow sample is its event; `CONNECT_CALLS_PER_SECOND=off` as the template sets
 //! it) and nothing from this process's environment, except `GLIBC_TUNABLES` when it is set here
 //! (passed to both, to measure allocator settings; the template sets none). Environment: `COLD_STARTS`
-//! (default 50), `WARM` (default 1000). Targets are reported, not enforced: the exit status is non-zero
+//! (default 50), `WARM` (default 1000), `COLDSTART_QA_QUOTA=1` (the function also has a QA rule with a
+//! quota, so its init builds the DynamoDB client). Targets are reported, not enforced: the exit status is non-zero
 //! only when a process fails or answers wrongly.
 
 #[path = "../tests/support/connect_double.rs"]
@@ -99,6 +100,14 @@ async fn run(binary: &Path, connect: &str, warm: usize, check: &dyn Fn(&str) -> 
     if let Some(tunables) = tunables() {
         launch = launch.env("GLIBC_TUNABLES", tunables);
     }
+    if quota_config() {
+        // A QA rule with a quota: the DynamoDB client is built at init (it makes no call there; the
+        // contact-flow sample is no contact event, so no rule decides for it).
+        launch = launch
+            .env("QA_RULES", r#"[{"name":"weekly","perAgent":{"count":3,"per":"week"}}]"#)
+            .env("QA_STATE_TABLE", "qa-state")
+            .env("AWS_ENDPOINT_URL_DYNAMODB", connect);
+    }
     let process = launch.spawn(&api)?;
     let outcome = async {
         let mut run = Run {
@@ -174,6 +183,12 @@ fn env_count(name: &str, default: usize) -> usize {
 }
 
 /// `GLIBC_TUNABLES` as set for the benchmark, if at all.
+/// `COLDSTART_QA_QUOTA=1`: the function also gets a QA rule with a quota, so that its init builds
+/// the DynamoDB client (issue 18's bound: the cold start stays within the targets with it).
+fn quota_config() -> bool {
+    std::env::var("COLDSTART_QA_QUOTA").is_ok_and(|v| v == "1")
+}
+
 fn tunables() -> Option<String> {
     std::env::var("GLIBC_TUNABLES").ok().filter(|v| !v.is_empty())
 }
@@ -308,16 +323,16 @@ async fn main() -> Result<()> {
         );
     }
     println!(
-        "| binary (stripped) | {} | {} | | ≤ 8 MB | {} |",
+        "| binary (stripped) | {} | {} | | ≤ 10 MB | {} |",
         mb(f_size),
         mb(b_size),
-        check("binary size", f_size <= 8_000_000)
+        check("binary size", f_size <= 10_000_000)
     );
     println!(
-        "| binary, gzip -9 | {} | {} | | ≤ 3 MB | {} |",
+        "| binary, gzip -9 | {} | {} | | ≤ 4 MB | {} |",
         mb(f_gzip),
         mb(b_gzip),
-        check("compressed size", f_gzip <= 3_000_000)
+        check("compressed size", f_gzip <= 4_000_000)
     );
     println!(
         "| executable | {f_linkage} | {b_linkage} | | position-independent, linked as the floor | {} |",

@@ -10,22 +10,38 @@
 //!
 //! Prints the function's response (or `{"errorType", "errorMessage"}`) on stdout, the function's log
 //! line on stderr; exits 0 on success or skip (or an SQS batch's answer), 1 on a function error, 2
-//! on a usage error.
+//! on a usage error (or a quota rule's table that cannot be set up).
 //! Configuration comes from the environment as in Lambda; variables left unset get local defaults
 //! that fit the sample events (the samples' supervisor is the default and allowed supervisor).
+//!
+//! A QA rule with a quota keeps its counts in the DynamoDB table `QA_STATE_TABLE`. With
+//! `AWS_ENDPOINT_URL_DYNAMODB` set, the table is the one at that endpoint (yours to run and create);
+//! otherwise this run starts moto's server mode on 127.0.0.1 (`MOTO_SERVER`, else `moto_server` on
+//! `PATH`; `scripts/moto` installs it once and prints its path), creates the table there as
+//! template.yaml defines it, and stops moto when it ends, so every run starts from empty counts:
+//!
+//!     MOTO_SERVER="$(scripts/moto)" QA_STATE_TABLE=qa-state QA_RULES="$(cat examples/qa-quota-rules.json)" \
+//!         cargo run --example local -- events/sqs-qa-week.json
 
 #[path = "../tests/support/connect_double.rs"]
 mod connect_double;
+// The tests' moto: only its start, its table and its lookup are used here.
+#[allow(dead_code)]
+#[path = "../tests/support/moto.rs"]
+mod moto;
 
+use std::panic::catch_unwind;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use connect_double::{ConnectDouble, Scenario};
 use monitor_contact::handler::invocation;
 use monitor_contact::metrics::Sink;
 use monitor_contact::qa_state::DynamoState;
 use monitor_contact::{App, Config, ConnectApi, Response, handle, logging};
+use moto::{Moto, NotFound};
 
 /// The supervisor the sample events name.
 const SAMPLE_SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";
@@ -95,7 +111,14 @@ async fn main() -> ExitCode {
     };
     // Metrics, when asked for, go to stderr with the log lines: stdout holds the response only.
     let metrics = Arc::new(Mutex::new(Vec::new()));
-    let qa_state = DynamoState::for_config(&config, &sdk);
+    // Kept to the end of the run: moto stops when it is dropped.
+    let (qa_state, _moto) = match state_table(&config, &sdk).await {
+        Ok(state) => state,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
     let app = App::new(config, ConnectApi::new(&sdk))
         .with_metrics(Sink::Memory(Arc::clone(&metrics)))
         .with_qa_state(qa_state);
@@ -120,4 +143,46 @@ async fn main() -> ExitCode {
         }
     }
     code
+}
+
+/// The QA state table's client, when a quota rule needs one, and the moto this run started for it.
+///
+/// The client's configuration is the double's (credentials, region, HTTP client) with the table's
+/// endpoint: the double's SdkConfig names its own endpoint explicitly, which a client built from it
+/// unchanged would use for DynamoDB too, and it reads no `AWS_ENDPOINT_URL_*` variable.
+async fn state_table(config: &Config, sdk: &SdkConfig) -> Result<(Option<DynamoState>, Option<Moto>), String> {
+    // The function's own choice: a table only when a rule has a quota (the client built here is dropped).
+    let Some(table) = DynamoState::for_config(config, sdk).map(|state| state.table().to_owned()) else {
+        return Ok((None, None));
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    if let Some(endpoint) = endpoint {
+        eprintln!("QA state table {table} at {endpoint} (AWS_ENDPOINT_URL_DYNAMODB)");
+        let sdk = sdk.to_builder().endpoint_url(endpoint).build();
+        return Ok((Some(DynamoState::new(&sdk, &table)), None));
+    }
+    let missing = match moto::locate() {
+        Ok(_) => None,
+        Err(NotFound::NotAFile(path)) => Some(format!("MOTO_SERVER is {}, which is no file", path.display())),
+        Err(NotFound::Nowhere) => Some("MOTO_SERVER is unset and moto_server is not on PATH".to_owned()),
+    };
+    if let Some(why) = missing {
+        return Err(format!(
+            "QA_RULES has a quota, whose counts need the DynamoDB table {table}, for which this run starts moto's \
+             DynamoDB on 127.0.0.1; but {why}. `scripts/moto` installs the pinned moto[server] once (Python 3 with \
+             pip needed) and prints its launcher: run with MOTO_SERVER=\"$(scripts/moto)\". Or set \
+             AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB of your own that has the table"
+        ));
+    }
+    // Moto::start waits for the server (a second or two) and panics, with its log, if it cannot start.
+    let moto = catch_unwind(Moto::start).map_err(|_| "moto did not start (see above)".to_owned())?;
+    let sdk = sdk.to_builder().endpoint_url(&moto.endpoint).build();
+    moto::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await;
+    eprintln!(
+        "QA state table {table} in moto at {} (started for this run, empty)",
+        moto.endpoint
+    );
+    Ok((Some(DynamoState::new(&sdk, &table)), Some(moto)))
 }

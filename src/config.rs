@@ -295,10 +295,7 @@ fn qa_state(
     qa_rules: &[QaRule],
     supervisor_pool: &[String],
 ) -> Result<(jiff::tz::TimeZone, u32, Option<String>), ConfigError> {
-    let zone = get(TIME_ZONE)
-        .map(|name| time_zone(&name))
-        .transpose()?
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let zone = qa_time_zone(get)?;
     let record_days = whole_number(RECORD_DAYS, get(RECORD_DAYS), 400u32, 1..=3650)?;
     let table = get(STATE_TABLE).map(|name| state_table(&name)).transpose()?;
     let named = |number: usize, rule: &QaRule| format!("{} rule {} (\"{}\")", qa::VARIABLE, number + 1, rule.name);
@@ -336,6 +333,24 @@ fn qa_state(
     Ok((zone, record_days, table))
 }
 
+/// `QA_TIME_ZONE` through `lookup` (unset or blank: UTC), validated as at init. The function reads it
+/// here, and so does the report (`monitor-contact-report`), so that both count the same periods.
+pub fn qa_time_zone(lookup: impl Fn(&str) -> Option<String>) -> Result<jiff::tz::TimeZone, ConfigError> {
+    lookup(TIME_ZONE)
+        .filter(|v| !v.trim().is_empty())
+        .map(|name| time_zone(&name))
+        .transpose()
+        .map(|zone| zone.unwrap_or(jiff::tz::TimeZone::UTC))
+}
+
+/// Whether `name` can be a DynamoDB table name (as `QA_STATE_TABLE` and the report's `--table` take it).
+pub fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 /// `QA_TIME_ZONE`: an IANA time zone name, looked up in the tz database built into the function.
 fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
     match jiff::tz::TimeZone::get(name.trim()) {
@@ -350,11 +365,7 @@ fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
 /// `QA_STATE_TABLE`: a DynamoDB table name, 3 to 255 of `A-Z a-z 0-9 _ . -`.
 fn state_table(name: &str) -> Result<String, ConfigError> {
     let name = name.trim();
-    let valid = (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if !valid {
+    if !is_table_name(name) {
         return Err(fail(
             STATE_TABLE,
             format!("{STATE_TABLE} must be a DynamoDB table name: 3 to 255 of A-Z a-z 0-9 _ . -"),

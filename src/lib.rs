@@ -9,7 +9,8 @@
 //! ([`sdk`] sets up the SDK); quota rules keep their counts and records through the seam in
 //! [`qa_state`]; [`outcome`] is what an event comes to, [`error`] what it fails with and
 //! what that means; [`metrics`] and [`logging`] are what the function writes besides its answer.
-//! [`config`] is read once at init. The documentation pages are in `docs/`.
+//! [`config`] is read once at init. [`report`] is the second binary's, `monitor-contact-report`: QA
+//! coverage from the record the quota rules keep. The documentation pages are in `docs/`.
 
 // Functions short enough to read at once: clippy.toml sets the limit (60 lines).
 #![warn(clippy::too_many_lines)]
@@ -34,6 +35,7 @@ pub(crate) mod pool;
 pub(crate) mod qa;
 pub mod qa_state;
 pub mod quota;
+pub mod report;
 pub(crate) mod retry;
 pub mod runtime;
 pub(crate) mod sampling;

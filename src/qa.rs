@@ -283,6 +283,16 @@ fn hierarchy_groups(value: &Value, at: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Whether `name` can be a rule's name: 1 to [`MAX_NAME`] characters of A-Z, a-z, 0-9, space, '-', '_'
+/// and '.', not only spaces. The report's `--rule` takes the same.
+pub(crate) fn is_rule_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.chars().count() <= MAX_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+}
+
 /// The rule's `name`: short, printable, required.
 fn rule_name(number: usize, fields: &Map<String, Value>) -> Result<String, String> {
     let name = match fields.get("name") {
@@ -290,12 +300,7 @@ fn rule_name(number: usize, fields: &Map<String, Value>) -> Result<String, Strin
         Some(_) => return Err(format!("{VARIABLE} rule {number}: name must be a string")),
         None => return Err(format!("{VARIABLE} rule {number}: name is required")),
     };
-    let valid_name = !name.trim().is_empty()
-        && name.chars().count() <= MAX_NAME
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '));
-    if !valid_name {
+    if !is_rule_name(&name) {
         return Err(format!(
             "{VARIABLE} rule {number}: name must be 1 to {MAX_NAME} characters of A-Z, a-z, 0-9, space, '-', '_' and '.'"
         ));

@@ -272,6 +272,12 @@ impl DynamoState {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    /// The DynamoDB client, as built here: for the reads of `monitor-contact-report` (`report`), which
+    /// queries the record partitions with the function's own set-up.
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
 }
 
 /// The state operations, for messages.

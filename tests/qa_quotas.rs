@@ -82,9 +82,9 @@ async fn invoke_counting(app: &TestApp, json: &str) -> (Result<Outcome, monitor_
     (result, calls)
 }
 
-/// The agent's count in the week of 2026-11-16 (UTC), as the table has it.
-async fn weekly_count(table: &StateTable, agent: &str) -> u32 {
-    let (pk, sk) = monitor_contact::qa_state::agent_counter("weekly", agent, "2026-11-16T00:00:00+00:00", 0).key();
+/// The agent's count under `rule` in the week of 2026-11-16 (UTC), as the table has it.
+async fn weekly_count(table: &StateTable, rule: &str, agent: &str) -> u32 {
+    let (pk, sk) = monitor_contact::qa_state::agent_counter(rule, agent, "2026-11-16T00:00:00+00:00", 0).key();
     let item = table
         .client
         .get_item()
@@ -140,7 +140,7 @@ async fn three_a_week_spread_over_the_week_and_each_contact_counted_once() {
         ),
         "{again:?}"
     );
-    assert_eq!(weekly_count(&table, AGENT).await, 1);
+    assert_eq!(weekly_count(&table, "weekly", AGENT).await, 1);
     // Wednesday 09:00 and Friday 17:00: the second and third slots (the calls before have ended,
     // so the reviewers are free again).
     double.end_contact(&contact(1));
@@ -151,7 +151,7 @@ async fn three_a_week_spread_over_the_week_and_each_contact_counted_once() {
     let fifth = invoke(&app, &event_at(5, AGENT, "2026-11-21T12:00:00Z")).await;
     assert_eq!(skipped(&fifth), SkipReason::QuotaReached);
     assert_eq!(fifth.as_ref().ok().and_then(Outcome::qa_rule), Some("weekly"));
-    assert_eq!(weekly_count(&table, AGENT).await, 3);
+    assert_eq!(weekly_count(&table, "weekly", AGENT).await, 3);
     assert_eq!(records(&table).await, 3, "one record per monitor");
     // Connect was asked for the monitored contacts only (the repeat replays its token).
     let asked: Vec<String> = double
@@ -178,10 +178,10 @@ async fn a_slot_whose_monitor_did_not_start_is_given_back() {
     let (ended, calls) = invoke_counting(&app, &event_at(1, AGENT, "2026-11-16T10:00:00Z")).await;
     assert_eq!(skipped(&ended), SkipReason::ContactEnded);
     assert_eq!(calls, 2, "take and give back");
-    assert_eq!(weekly_count(&table, AGENT).await, 0);
+    assert_eq!(weekly_count(&table, "weekly", AGENT).await, 0);
     // The agent's next contact fills the slot.
     started(&invoke(&app, &event_at(2, AGENT, "2026-11-16T10:05:00Z")).await);
-    assert_eq!(weekly_count(&table, AGENT).await, 1);
+    assert_eq!(weekly_count(&table, "weekly", AGENT).await, 1);
 }
 
 #[tokio::test]
@@ -223,7 +223,7 @@ async fn two_environments_at_once_never_start_more_than_the_quota() {
     let (left, right) = events.split_at(5);
     let (a, b) = tokio::join!(invoke_batch(&one, left, 1), invoke_batch(&two, right, 1));
     assert!(a.is_empty() && b.is_empty(), "{a:?} {b:?}");
-    assert_eq!(weekly_count(&table, AGENT).await, 3);
+    assert_eq!(weekly_count(&table, "weekly", AGENT).await, 3);
     assert_eq!(records(&table).await, 3);
     let monitors = double.monitors().iter().filter(|m| m.by_api).count();
     assert_eq!(monitors, 3, "exactly the quota started");
@@ -252,4 +252,39 @@ async fn no_monitor_starts_without_its_slot_when_the_table_is_unavailable() {
     );
     let single = invoke(&app, &event_at(4, AGENT, "2026-11-20T18:00:00Z")).await;
     assert_eq!(error_kind(&single), ErrorKind::StateUnavailable);
+}
+
+/// The README's quota run (`cargo run --example local -- events/sqs-qa-week.json` with
+/// `examples/qa-quota-rules.json`): one SQS batch of one agent's week, three a week. Contact a on
+/// Monday 10:00 starts, b at 11:00 waits for Wednesday's slot, a's second event is the same monitor,
+/// c (Wednesday) and d (Friday) start, e (Saturday) finds the quota reached.
+#[tokio::test]
+async fn the_readme_week_sample_shows_the_quota() {
+    let moto = Moto::start();
+    let table = moto.state_table().await;
+    let double = double(Scenario::open()).await;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/qa-quota-rules.json");
+    let rules = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let rules: Value = serde_json::from_str(&rules).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let app = app(&double, &table, &rules);
+    // As the file holds them: the events' times decide the slots.
+    let bodies = bodies_of(&raw_sample("sqs-qa-week.json"));
+    assert_eq!(bodies.len(), 6);
+    let (failures, counts) = invoke_batch_within(&app, &bodies, 1, std::time::Duration::from_secs(60)).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let outcomes: Vec<(&str, u64)> = counts.outcomes.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        outcomes,
+        [("Skipped/NOT_YET", 1), ("Skipped/QUOTA_REACHED", 1), ("Started", 4)],
+        "a (twice), c and d started"
+    );
+    let asked: Vec<String> = double
+        .requests_for(MONITOR_CONTACT)
+        .iter()
+        .filter_map(|r| r.json()["ContactId"].as_str().map(str::to_owned))
+        .collect();
+    let contact = |letter: char| format!("c0c0c0c0-0000-4000-8000-00000000000{letter}");
+    assert_eq!(asked, [contact('a'), contact('c'), contact('d')]);
+    assert_eq!(weekly_count(&table, "weekly-3", AGENT).await, 3);
+    assert_eq!(records(&table).await, 3);
 }

@@ -470,3 +470,17 @@ pub fn contact_lens_event(id: &str, contact: &str, rule: &str) -> String {
 pub fn direct_for(contact: &str) -> String {
     json!({"InstanceId": INSTANCE, "ContactId": contact, "EventId": format!("check-{contact}")}).to_string()
 }
+
+/// The bodies of an SQS sample.
+pub fn bodies_of(batch: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(batch).unwrap_or_default();
+    value["Records"]
+        .as_array()
+        .map(|records| {
+            records
+                .iter()
+                .filter_map(|r| r["body"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

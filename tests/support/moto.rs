@@ -1,13 +1,13 @@
-//! moto's server mode (PyPI `moto[server]`) as the DynamoDB of the QA state tests: started on a free
-//! loopback port, waited for, killed on drop; the state table created from template.yaml's definition,
-//! so that the two cannot drift.
+//! moto's server mode (PyPI `moto[server]`) as the DynamoDB of the QA state tests (and of the local
+//! run's quota rules, examples/local.rs): started on a free loopback port, waited for, killed on drop;
+//! the state table created from template.yaml's definition, so that the two cannot drift.
 //!
-//! The server is `$MOTO_SERVER` (the project's test command, `scripts/test`, installs a pinned
-//! `moto[server]` and points it at a launcher), else `moto_server` from `PATH`. Without either, a test
-//! fails, naming the command to run: these tests never skip. The server runs with
-//! `moto_one_at_a_time/` first on its `PYTHONPATH` (see the sitecustomize.py there: moto's threads make
-//! its transactions non-atomic, so it serves one request at a time) and exits when the test process
-//! goes away (its standard input closes).
+//! The server is `$MOTO_SERVER` (`scripts/moto` installs a pinned `moto[server]` and prints its
+//! launcher; the project's test command, `scripts/test`, runs it and sets the variable), else
+//! `moto_server` from `PATH`. Without either, a test fails, naming the command to run: these tests
+//! never skip. The server runs with `moto_one_at_a_time/` first on its `PYTHONPATH` (see the
+//! sitecustomize.py there: moto's threads make its transactions non-atomic, so it serves one request
+//! at a time) and exits when the test process goes away (its standard input closes).
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -111,27 +111,45 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
 
 /// `$MOTO_SERVER`, else `moto_server` on `PATH`; a failure naming the command to run otherwise.
 pub fn executable() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
+    match locate() {
+        Ok(path) => path,
+        Err(NotFound::NotAFile(path)) => panic!(
             "MOTO_SERVER is {}, which is no file: run `{TEST_COMMAND}` (it installs moto[server] and sets MOTO_SERVER)",
             path.display()
-        );
-        return path;
+        ),
+        Err(NotFound::Nowhere) => panic!(
+            "moto_server was not found (MOTO_SERVER is unset and it is not on PATH): the QA state tests need moto's \
+             server mode (PyPI moto[server]). Run the tests with `{TEST_COMMAND}`, which installs the pinned \
+             moto[server] and then runs cargo test"
+        ),
     }
-    let found = std::env::var_os("PATH").map(|paths| {
+}
+
+/// Why [`locate`] found no server.
+#[derive(Debug)]
+pub enum NotFound {
+    /// `MOTO_SERVER` names this path, which is no file.
+    NotAFile(PathBuf),
+    /// `MOTO_SERVER` is unset and `moto_server` is not on `PATH`.
+    Nowhere,
+}
+
+/// `$MOTO_SERVER`, else `moto_server` on `PATH` (for callers that say themselves what to do instead).
+pub fn locate() -> Result<PathBuf, NotFound> {
+    if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(NotFound::NotAFile(path))
+        };
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("moto_server"))
             .find(|p| p.is_file())
     });
-    found.flatten().unwrap_or_else(|| {
-        panic!(
-            "moto_server was not found (MOTO_SERVER is unset and it is not on PATH): the QA state tests need moto's \
-             server mode (PyPI moto[server]). Run the tests with `{TEST_COMMAND}`, which installs the pinned \
-             moto[server] and then runs cargo test"
-        )
-    })
+    found.ok_or(NotFound::Nowhere)
 }
 
 /// Starts moto on one free port: `None` when another process took the port first.
