@@ -103,7 +103,12 @@ pub(crate) fn week(settings: &Settings) -> Week {
     let mut rng = Rng(settings.seed);
     let center = rng.uuid();
     let teams: Vec<String> = (0..settings.teams).map(|_| rng.uuid()).collect();
-    let reviewers: Vec<String> = (0..settings.reviewers).map(|_| rng.uuid()).collect();
+    // The 12 reviewers come from the week's stream; more (`QA_WEEK_REVIEWERS`) from a stream
+    // of their own, so that the agents and their calls stay the same whatever the number of reviewers.
+    let mut more = Rng(settings.seed ^ 0x7265_7669_6577_6572);
+    let mut reviewers: Vec<String> = (0..12).map(|_| rng.uuid()).collect();
+    reviewers.extend((12..settings.reviewers).map(|_| more.uuid()));
+    reviewers.truncate(settings.reviewers);
     let mut agents = Vec::with_capacity(settings.agents);
     let mut contacts = Vec::new();
     for n in 0..settings.agents {
