@@ -37,8 +37,12 @@
 
 #[path = "../tests/support/connect_double.rs"]
 mod connect_double;
+#[path = "support/rng.rs"]
+mod rng;
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
+#[path = "support/svg.rs"]
+mod svg;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -49,8 +53,10 @@ use std::time::{Duration, Instant};
 
 use connect_double::{ConnectDouble, Failure, MONITOR_CONTACT, OtherClient, Quotas, Scenario, Served};
 use monitor_contact::ErrorKind;
+use rng::Rng;
 use runtime_api::{Answer, Capture, Invocation, Kind, Launch, Process, RuntimeApi, Wait};
 use serde_json::Value;
+use svg::nice_ceiling;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Result<T> = std::result::Result<T, Error>;
@@ -237,34 +243,6 @@ fn log_dir() -> PathBuf {
 
 // ---------------------------------------------------------------------------------------------
 // Events and answers.
-
-/// SplitMix64: seeded, written out (no dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A version-4 UUID: what Connect's contact IDs look like, valid for the function and for the
-    /// double's open scenario (where every well-formed contact exists, live, on voice).
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            8 + (b >> 62),
-            (b >> 48) & 0xfff,
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
 
 /// The contact-flow sample about `contact` (its three contact IDs replaced).
 fn event(contact: &str) -> String {
@@ -1014,15 +992,6 @@ fn verdict(singles: &[(Case, Measured<Single>)], flows: std::result::Result<&Flo
 
 // ---------------------------------------------------------------------------------------------
 // The picture: time to answer over the run, both implementations, with the throttles; hand-written SVG.
-
-fn nice_ceiling(value: f64) -> f64 {
-    let magnitude = 10f64.powf(value.max(1.0).log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|v| *v >= value)
-        .unwrap_or(10.0 * magnitude)
-}
 
 /// Per-second counts from the start of the load: the other client's throttled requests (from its
 /// running counts) and this implementation's throttled attempts.

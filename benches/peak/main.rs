@@ -52,9 +52,15 @@
 mod connect_double;
 mod picture;
 mod report;
+#[path = "../support/rng.rs"]
+mod rng;
 #[path = "../../tests/support/runtime_api.rs"]
 mod runtime_api;
 mod simulation;
+#[path = "../support/svg.rs"]
+mod svg;
+#[path = "../support/time.rs"]
+mod time;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

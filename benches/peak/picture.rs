@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::connect_double::{DESCRIBE_CONTACT, GET_CURRENT_USER_DATA, MONITOR_CONTACT, Served};
 use crate::report::{Report, Shared};
+use crate::svg::nice_ceiling;
 use crate::{OPERATIONS, Settings};
 
 /// Per-second counts from `t0`: admitted calls per operation, and throttled answers.
@@ -201,16 +202,6 @@ pub(crate) fn draw(settings: &Settings, t0: Instant, end: Instant, reports: &[&R
     );
     svg.push_str("</svg>\n");
     svg
-}
-
-/// 1, 2 or 5 times a power of ten, at least `value`.
-pub(crate) fn nice_ceiling(value: f64) -> f64 {
-    let magnitude = 10f64.powf(value.max(1.0).log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|v| *v >= value)
-        .unwrap_or(10.0 * magnitude)
 }
 
 /// A centred moving average over `width` seconds (fewer at the ends).

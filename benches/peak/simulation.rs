@@ -9,51 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
+pub(crate) use crate::rng::Rng;
+pub(crate) use crate::time::iso8601;
+
 use crate::connect_double::{ConnectDouble, ContactSpec, Quotas, Scenario, User};
 use crate::runtime_api::{Capture, Invocation, Kind, Launch, Process, RuntimeApi, Wait};
 use crate::{ACCOUNT, INSTANCE, QUEUE_ARN, Result, SAMPLE, Settings};
-
-// ---------------------------------------------------------------------------------------------
-// A tiny deterministic PRNG (SplitMix64): the same seed gives the same load on every machine.
-
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub(crate) fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub(crate) fn between(&mut self, low: f64, high: f64) -> f64 {
-        low + (high - low) * self.unit()
-    }
-
-    pub(crate) fn seconds(&mut self, low: f64, high: f64) -> Duration {
-        Duration::from_secs_f64(self.between(low, high))
-    }
-
-    /// A version-4 UUID.
-    pub(crate) fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            8 + (b >> 62),
-            (b >> 48) & 0xfff,
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The load.
@@ -157,32 +118,6 @@ pub(crate) fn event_json(template: &Value, event: &ContactEvent, now: SystemTime
     detail["queueInfo"]["enqueueTimestamp"] = json!(at(80.0));
     detail["agentInfo"]["connectedToAgentTimestamp"] = json!(at(0.0));
     doc.to_string()
-}
-
-/// `2026-11-22T10:15:30Z` (EventBridge's `time`) or with milliseconds (Connect's timestamps).
-pub(crate) fn iso8601(t: SystemTime, millis: bool) -> String {
-    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (rest / 3600, rest / 60 % 60, rest % 60);
-    if millis {
-        format!(
-            "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{:03}Z",
-            since.subsec_millis()
-        )
-    } else {
-        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-    }
 }
 
 pub(crate) fn epoch_ms(t: SystemTime) -> u128 {
