@@ -19,11 +19,13 @@
 //!    to answer (event handed over → answer posted), MonitorContact attempts the double received, the
 //!    answer (STARTED or the errorType), monitors started.
 //! 2. **Flows beside another integration**: one invocation per second for `FAULTS_SECONDS` (60), each
-//!    a distinct contact, while another client takes 1.5 requests/s (Poisson arrivals) of
-//!    MonitorContact's quota; the double has Connect's default quotas (2 requests/s, burst 5, every
-//!    API). Each invocation goes to an idle process, or to a new one when none is idle (Lambda scales
-//!    out; at most 10). Reported: share STARTED, p50/p95/max time to answer, DeadlineExceeded and other
-//!    errors, attempts per invocation, processes used.
+//!    at a seeded random moment of its second and about a distinct contact, while another client
+//!    takes 1.5 requests/s (Poisson arrivals) of MonitorContact's quota; the double has Connect's
+//!    default quotas (2 requests/s, burst 5, every API). Each invocation goes to an idle process, or to
+//!    a new one when none is idle (Lambda scales out; at most 10). Reported: share STARTED, p50/p95/max
+//!    time to answer, DeadlineExceeded and other errors, attempts per invocation, first attempts
+//!    throttled, processes used. Every MonitorContact request of the run, both implementations' and
+//!    the other client's, with the quota's tokens replayed, goes to `<short>-flows-timeline.tsv`.
 //!
 //! Prints Markdown tables and PASS/FAIL lines for this function's goals (issue 16), draws time to
 //! answer over the run, with the throttles, into `docs/faults-flows.svg` (`FAULTS_SVG` overrides), and
@@ -477,6 +479,18 @@ struct Flows {
     other: Vec<(Instant, u64, u64)>,
     /// The other client's requests admitted and throttled during the load.
     other_during: (u64, u64),
+    /// This implementation's MonitorContact attempts, in the order the double answered them.
+    log: Vec<Attempt>,
+    /// The other client's requests: when, and whether admitted.
+    other_log: Vec<(Instant, bool)>,
+}
+
+/// One MonitorContact attempt as the double answered it.
+#[derive(Debug, Clone)]
+struct Attempt {
+    contact: String,
+    at: Instant,
+    status: u16,
 }
 
 impl Flows {
@@ -510,12 +524,38 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// When each invocation of the flows is made, from the start of the load: invocation `n` at a random
+/// moment of its own second (of `1 / rate`), drawn from the seed, the same for both implementations.
+///
+/// Not on the second itself: the quota's bucket refills continuously (a token every half second at
+/// 2 requests/s), so invocations exactly one second apart meet it at the same point of its refill every
+/// time; which point is set by whoever last took from a full bucket (a cold start's first attempt a few
+/// milliseconds later than the warm ones was enough), and it decided the runs: first attempts arriving
+/// 8 ms before a token lands lost every contested token, 55 ms after it won them (docs/performance.md).
+/// Contact flows are not invoked on a clock.
+fn moments(settings: &Settings, count: usize) -> Vec<Duration> {
+    let mut rng = Rng(settings.seed ^ 0x0F10_3A75);
+    (0..count)
+        .map(|n| {
+            let unit = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+            Duration::from_secs_f64((n as f64 + unit) / settings.rate)
+        })
+        .collect()
+}
+
+/// The other client's seed for the run's seed: distinct for every seed (its generator keeps only
+/// odd states, so the seed's lowest bit is moved up).
+fn other_seed(seed: u64) -> u64 {
+    (seed ^ 0x07EC_011E) ^ ((seed & 1) << 40)
+}
+
 async fn flows(implementation: &Implementation, settings: &Settings, contacts: &[String]) -> Result<Flows> {
     let mut scenario = Scenario::open();
     scenario.quotas = Some(Quotas::every_api(settings.quota.0, settings.quota.1));
     let double = Arc::new(ConnectDouble::start(scenario).await?);
     let other: Arc<OtherClient> =
-        Arc::new(double.other_client(MONITOR_CONTACT, settings.other_rate, settings.seed ^ 0x07EC_011E));
+        Arc::new(double.other_client(MONITOR_CONTACT, settings.other_rate, other_seed(settings.seed)));
+    let moments = moments(settings, contacts.len());
     let t0 = Instant::now() + settings.warm_up;
     let end = t0 + Duration::from_secs_f64(contacts.len() as f64 / settings.rate);
     let samples: Arc<Mutex<Vec<(Instant, u64, u64)>>> = Arc::default();
@@ -536,7 +576,7 @@ async fn flows(implementation: &Implementation, settings: &Settings, contacts: &
     let mut processes = 0usize;
     let mut tasks = Vec::new();
     for (n, contact) in contacts.iter().enumerate() {
-        tokio::time::sleep_until((t0 + Duration::from_secs_f64(n as f64 / settings.rate)).into()).await;
+        tokio::time::sleep_until((t0 + moments[n]).into()).await;
         let dispatched = Instant::now();
         let at = dispatched.saturating_duration_since(t0);
         // An idle environment, a new one while under the cap, or the first to come free.
@@ -595,6 +635,7 @@ async fn flows(implementation: &Implementation, settings: &Settings, contacts: &
     // One more sample after the last answer, then the other client stops with the double.
     tokio::time::sleep(Duration::from_millis(150)).await;
     sampler.abort();
+    let other_log = other.log();
     drop(other);
     for environment in lock(&idle).drain(..) {
         environment.process.finish();
@@ -602,11 +643,10 @@ async fn flows(implementation: &Implementation, settings: &Settings, contacts: &
 
     let mut invocations = lock(&records).clone();
     invocations.sort_by_key(|i| i.at);
+    let log = attempt_log(&double);
     let mut attempts: HashMap<String, usize> = HashMap::new();
-    for request in double.requests_for(MONITOR_CONTACT) {
-        if let Some(contact) = request.json()["ContactId"].as_str() {
-            *attempts.entry(contact.to_owned()).or_insert(0) += 1;
-        }
+    for attempt in &log {
+        *attempts.entry(attempt.contact.clone()).or_insert(0) += 1;
     }
     let monitors = double.monitors();
     let mut per_contact: HashMap<&str, usize> = HashMap::new();
@@ -637,7 +677,25 @@ async fn flows(implementation: &Implementation, settings: &Settings, contacts: &
         t0,
         other_during: (stop.0.saturating_sub(start.0), stop.1.saturating_sub(start.1)),
         other,
+        log,
+        other_log,
     })
+}
+
+/// Every MonitorContact attempt the double answered, in order: its contact, when, and the status.
+fn attempt_log(double: &ConnectDouble) -> Vec<Attempt> {
+    let state = double.state();
+    state
+        .requests
+        .iter()
+        .zip(&state.served)
+        .filter(|(_, served)| served.operation == Some(MONITOR_CONTACT))
+        .map(|(request, served)| Attempt {
+            contact: request.json()["ContactId"].as_str().unwrap_or_default().to_owned(),
+            at: served.at,
+            status: served.status,
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -721,6 +779,7 @@ fn flow_rows(flows: &Flows) -> Rows {
     }
     let histogram: Vec<String> = histogram.iter().map(|(a, c)| format!("{a}: {c}")).collect();
     let throttled = flows.served.iter().filter(|s| s.throttled()).count();
+    let (first_throttled, firsts) = first_attempts_throttled(flows);
     let cold: Vec<&FlowInvocation> = flows.invocations.iter().filter(|i| i.cold).collect();
     let cold_wait = cold.iter().map(|i| i.waited).max();
     vec![
@@ -752,6 +811,10 @@ fn flow_rows(flows: &Flows) -> Rows {
         (
             "its attempts throttled".into(),
             format!("{throttled} of {}", flows.served.len()),
+        ),
+        (
+            "first attempts throttled".into(),
+            format!("{first_throttled} of {firsts}"),
         ),
         (
             "monitors started (contacts monitored twice)".into(),
@@ -805,6 +868,72 @@ fn print_flows(settings: &Settings, columns: &[(&str, Option<&Measured<Flows>>)]
         }
         println!("{row}");
     }
+}
+
+/// (first attempts throttled, first attempts): each contact's first MonitorContact attempt.
+fn first_attempts_throttled(flows: &Flows) -> (usize, usize) {
+    let mut seen = HashSet::new();
+    let firsts: Vec<&Attempt> = flows.log.iter().filter(|a| seen.insert(a.contact.as_str())).collect();
+    (firsts.iter().filter(|a| a.status == 429).count(), firsts.len())
+}
+
+/// Writes every MonitorContact request of the run, this implementation's and the other client's, in
+/// time order, as tab-separated lines: ms since the load started, who (`flow-N` or `other`), the
+/// attempt (of the flow's contact), ms since that invocation was dispatched, the status (429:
+/// throttled), and the quota's tokens just before it, replayed from these requests (a token bucket of
+/// `quota`, full at the first request).
+fn write_timeline(flows: &Flows, quota: (f64, f64), path: &Path) -> std::io::Result<()> {
+    let index: HashMap<&str, (usize, Duration)> = flows
+        .invocations
+        .iter()
+        .enumerate()
+        .map(|(n, i)| (i.contact.as_str(), (n, i.at)))
+        .collect();
+    let mut rows: Vec<(Instant, String, String, String, u16)> = Vec::new();
+    let mut tries: HashMap<&str, usize> = HashMap::new();
+    for attempt in &flows.log {
+        let Some((n, at)) = index.get(attempt.contact.as_str()) else {
+            continue;
+        };
+        let k = tries.entry(attempt.contact.as_str()).or_insert(0);
+        *k += 1;
+        let since = attempt.at.saturating_duration_since(flows.t0 + *at);
+        let since = format!("{:.1}", since.as_secs_f64() * 1000.0);
+        rows.push((attempt.at, format!("flow-{n}"), k.to_string(), since, attempt.status));
+    }
+    for (at, admitted) in &flows.other_log {
+        rows.push((
+            *at,
+            "other".into(),
+            "-".into(),
+            "-".into(),
+            if *admitted { 200 } else { 429 },
+        ));
+    }
+    rows.sort_by_key(|r| r.0);
+    let mut text = String::from("t_ms\twho\tattempt\tsince_invocation_ms\tstatus\ttokens_before\n");
+    let (mut tokens, mut last) = (quota.1, rows.first().map(|r| r.0));
+    for (at, who, attempt, since, status) in &rows {
+        let elapsed = last
+            .map(|l| at.saturating_duration_since(l).as_secs_f64())
+            .unwrap_or(0.0);
+        tokens = (tokens + elapsed * quota.0).min(quota.1);
+        last = Some(*at);
+        let t = if *at >= flows.t0 {
+            at.duration_since(flows.t0).as_secs_f64()
+        } else {
+            -flows.t0.duration_since(*at).as_secs_f64()
+        };
+        let _ = writeln!(
+            text,
+            "{:.1}\t{who}\t{attempt}\t{since}\t{status}\t{tokens:.3}",
+            t * 1000.0
+        );
+        if *status != 429 {
+            tokens -= 1.0;
+        }
+    }
+    std::fs::write(path, text)
 }
 
 /// PASS/FAIL lines for this function's goals; whether every goal was met.
@@ -1121,8 +1250,14 @@ async fn run(settings: Settings) -> Result<()> {
         let result = flows(implementation, &settings, &contacts)
             .await
             .map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            eprintln!("faults: {}: flows failed: {e}", implementation.name());
+        match &result {
+            Ok(flows) => {
+                let path = log_dir().join(format!("{}-flows-timeline.tsv", implementation.short()));
+                if let Err(e) = write_timeline(flows, settings.quota, &path) {
+                    eprintln!("faults: cannot write {}: {e}", path.display());
+                }
+            }
+            Err(e) => eprintln!("faults: {}: flows failed: {e}", implementation.name()),
         }
         measured.push((implementation.name(), result));
     }
@@ -1197,6 +1332,20 @@ fn self_checks() -> Result<()> {
     check(
         ids.iter().collect::<HashSet<_>>().len() == ids.len(),
         "each invocation a distinct contact",
+    )?;
+    let settings = Settings::from_env();
+    let at = moments(&settings, 200);
+    check(
+        at.iter()
+            .enumerate()
+            .all(|(n, t)| (n as f64..n as f64 + 1.0).contains(&(t.as_secs_f64() * settings.rate)))
+            && at == moments(&settings, 200)
+            && at.windows(2).any(|w| (w[1] - w[0]).as_millis() != 1000),
+        "one invocation in each second, at a seeded moment of it",
+    )?;
+    check(
+        other_seed(16) | 1 != other_seed(17) | 1 && other_seed(16) == 16 ^ 0x07EC_011E,
+        "the other client's arrivals differ for every seed (16 as before)",
     )?;
     check(
         ids.iter().all(|id| {
@@ -1313,6 +1462,8 @@ fn self_checks() -> Result<()> {
             (t0 + ms(4_200), 5, 4),
         ],
         other_during: (2, 3),
+        log: Vec::new(),
+        other_log: Vec::new(),
     };
     let (other, own) = throttles_per_second(&flows, 6);
     check(

@@ -295,7 +295,8 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
     }
 
     /// When the next attempt of `operation` may start, no sooner than `earliest`: its turn under the
-    /// pacer, if that comes in time (a retry within the window; a first attempt before the deadline).
+    /// pacer, if that comes in time (a retry within the window, its last moment included; any attempt
+    /// before the deadline).
     fn turn(&self, operation: Operation, earliest: Instant, retry: bool) -> Option<Instant> {
         let window = self.window;
         let latest = if retry {
@@ -303,7 +304,7 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
         } else {
             window.deadline
         };
-        if earliest >= latest {
+        if earliest >= window.deadline || earliest > latest {
             return None;
         }
         self.env.pacer.reserve(operation, earliest, latest)
@@ -445,9 +446,17 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
     }
 
     /// A pool pick that started no monitor: the member has that room again, unless Connect refused
-    /// them (then they take nobody else in this run, nor in a warm environment's kept answer).
+    /// them (then they take nobody else in this run, nor in a warm environment's kept answer), or the
+    /// monitor could not be asked for within the run for want of quota (`Throttled`: Connect
+    /// throttled every attempt, or the lowered pace left no turn). Then the seat stays with this
+    /// contact, whose record comes back: any later contact given it would need the same call and
+    /// meet the same pace, so it finds the pool as full as if the monitor had started, instead of
+    /// failing too (a batch's whole remainder did, each record then held for the visibility timeout).
     fn return_seat(&mut self, target: &Target, served: &Served) {
         if matches!(served.result, Done::Started { .. }) || served.pool.is_none() {
+            return;
+        }
+        if matches!(&served.result, Done::Failed(error) if error.kind == ErrorKind::Throttled) {
             return;
         }
         let (Some(user_id), Some(Ok(seats))) = (&served.user_id, self.seats.get_mut(&target.instance_id)) else {
@@ -992,6 +1001,44 @@ mod tests {
             [GetCurrentUserData, MonitorContact, DescribeContact, MonitorContact]
         );
         assert_eq!(resolved[1].user_id.as_deref(), Some(P1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_seat_whose_monitor_the_quota_left_no_room_for_stays_with_its_contact() {
+        // A paced batch whose MonitorContact Connect throttles until the deadline: c1 keeps its seat
+        // (its record comes back); with one member, c2 and c3 find the pool full instead of each
+        // taking the same seat and failing in turn.
+        let c = config(&[("SUPERVISOR_POOL_USER_IDS", P1), ("CONNECT_CALLS_PER_SECOND", "1")]);
+        let targets = three_contacts(&c);
+        let connect = Scripted::default();
+        connect.answer_present(Ok(vec![present(P1, 0)]));
+        connect.answer_monitor((0..50).map(|_| Err(ConnectFailure::Throttling("Rate exceeded".into()))));
+        let pacer = Pacer::new(c.calls_per_second, Instant::now());
+        let snapshots = Snapshots::new(c.user_data_ttl);
+        let env = Env {
+            connect: &connect,
+            config: &c,
+            pacer: &pacer,
+            snapshots: &snapshots,
+            state: None::<&DynamoState>,
+        };
+        let window = Window::to_deadline(Instant::now() + Duration::from_secs(3), None);
+        let (resolved, calls) = run(&env, calls(&targets), window).await;
+        assert_eq!(
+            labels(&resolved),
+            ["Throttled", "NO_SUPERVISOR_AVAILABLE", "NO_SUPERVISOR_AVAILABLE"]
+        );
+        assert_eq!(resolved[0].user_id.as_deref(), Some(P1));
+        assert!(calls.made[Operation::MonitorContact.index()] >= 2, "{calls:?}");
+        assert_eq!(
+            connect
+                .requests()
+                .iter()
+                .map(|r| r.contact_id.as_str())
+                .collect::<HashSet<_>>(),
+            HashSet::from(["c1"]),
+            "only c1's monitor was asked for"
+        );
     }
 
     #[tokio::test]

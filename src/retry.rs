@@ -11,12 +11,18 @@
 //!   off to leave time for another. Not retried: every answer that says something about the request
 //!   (invalid, not found, access denied, a supervisor at their limit).
 //! - Back-off: the n-th retry waits a random time between a tenth and all of
-//!   `FIRST_BACKOFF x 1.5^(n-1)` (at most [`MAX_BACKOFF`]): the first within 50-500 ms. Growing by half,
-//!   not doubling: beside another client on a saturated quota each attempt is a race for the next
-//!   token (one every half second at 2 requests/s), and a contact flow's 2.5 s hold one more of them.
-//! - Until: a retry starts only before the retry window ends (`CONNECT_RETRY_SECONDS` from the start
-//!   of a single invocation; an SQS batch's deadline), and only when an attempt as long as the last
-//!   one can still finish before the deadline; `AWS_MAX_ATTEMPTS`, when set, caps the attempts.
+//!   `FIRST_BACKOFF x 1.25^(n-1)` (at most [`MAX_BACKOFF`]): the first within 50-500 ms. Growing by a
+//!   quarter, to 1 s at most: beside another client on a saturated quota each attempt is a race for
+//!   the next token (one every half second at 2 requests/s), and a wait much longer than that lets the
+//!   other client take the tokens it skips. A contact flow's 2.5 s hold 5-7 attempts; in a batch the
+//!   pacer spaces them further (each waits for its turn).
+//! - Until: a retry starts no later than the retry window's end (`CONNECT_RETRY_SECONDS` from the
+//!   start of a single invocation; an SQS batch's deadline), and only when an attempt as long as the
+//!   last one can still finish before the deadline; `AWS_MAX_ATTEMPTS`, when set, caps the attempts.
+//!   When a single invocation's draw lands past its window's end, the retry goes at the window's last
+//!   moment instead (if that is no sooner than the draw's shortest wait): the caller waits that long
+//!   anyway, and one more race for a token is the difference between a monitor and an error. A
+//!   batch's window is its deadline: the time left there belongs to its other records.
 //! - One attempt may take until the deadline: a slow answer is not a failure. It is cut short, after
 //!   [`STALLED_ATTEMPT`], only when another attempt can still start within the window after it.
 
@@ -29,11 +35,11 @@ use crate::connect::ConnectFailure;
 /// The longest first back-off.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
-/// The longest back-off.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The longest back-off: two of Connect's default token intervals (2 requests/s).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How much each back-off's ceiling grows over the last.
-const GROWTH: f64 = 1.5;
+const GROWTH: f64 = 1.25;
 
 /// How long an attempt runs before it is taken for stalled (a dead connection) and retried, when
 /// the window leaves time for another: twice the slowest answers Connect gives in a slow moment.
@@ -42,7 +48,7 @@ pub const STALLED_ATTEMPT: Duration = Duration::from_secs(5);
 /// When the attempts of one call may start and must end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    /// No retry starts at or after this instant.
+    /// No retry starts after this instant.
     pub until: Instant,
     /// Every attempt ends by then: the invocation's deadline.
     pub deadline: Instant,
@@ -88,13 +94,18 @@ impl Window {
     }
 
     /// When retry `retry` (1 for the first) may start after an attempt that ended at `now` and took
-    /// `took`, waiting `wait`; `None` when the window, the deadline or the attempt cap says no.
+    /// `took`, waiting `wait`; `None` when the window, the deadline or the attempt cap says no. A
+    /// draw past the end of a window shorter than the deadline retries at the window's last moment
+    /// (see the module documentation).
     pub fn retry_at(&self, retry: u32, now: Instant, took: Duration, wait: Duration) -> Option<Instant> {
         if self.max_attempts.is_some_and(|max| retry >= max) {
             return None;
         }
-        let start = now + wait;
-        (start < self.until && start + took <= self.deadline).then_some(start)
+        let mut start = now + wait;
+        if start > self.until && self.until < self.deadline && self.until >= now + backoff(retry, 0.0) {
+            start = self.until;
+        }
+        (start <= self.until && start + took <= self.deadline).then_some(start)
     }
 }
 
@@ -110,9 +121,9 @@ mod tests {
     fn back_off_grows_with_jitter_the_first_within_50_to_500_ms() {
         assert_eq!(backoff(1, 0.0), ms(50));
         assert_eq!(backoff(1, 0.999_999), FIRST_BACKOFF.mul_f64(0.1 + 0.9 * 0.999_999));
-        assert_eq!(backoff(2, 0.0), ms(75));
-        assert_eq!(backoff(3, 1.0), ms(1125));
-        assert_eq!(backoff(4, 1.0), Duration::from_micros(1_687_500));
+        assert_eq!(backoff(2, 0.0), Duration::from_micros(62_500));
+        assert_eq!(backoff(3, 1.0), Duration::from_micros(781_250));
+        assert_eq!(backoff(4, 1.0), Duration::from_nanos(976_562_500));
         assert_eq!(backoff(5, 1.0), MAX_BACKOFF);
         assert_eq!(backoff(60, 1.0), MAX_BACKOFF, "capped, no overflow");
     }
@@ -144,8 +155,24 @@ mod tests {
         assert_eq!(window.retry_at(1, t0 + ms(10), ms(10), ms(400)), Some(t0 + ms(410)));
         assert_eq!(
             window.retry_at(3, t0 + ms(2000), ms(10), ms(600)),
+            Some(t0 + ms(2500)),
+            "a draw past the window: at its last moment"
+        );
+        assert_eq!(
+            window.retry_at(3, t0 + ms(2450), ms(10), ms(600)),
+            None,
+            "the last moment is sooner than the draw's shortest wait (78 ms)"
+        );
+        assert_eq!(
+            window.retry_at(4, t0 + ms(2510), ms(10), ms(50)),
             None,
             "past the window"
+        );
+        let no_retries = Window { until: t0, ..window };
+        assert_eq!(
+            no_retries.retry_at(1, t0 + ms(10), ms(10), ms(50)),
+            None,
+            "a window of 0"
         );
         // A slow answer is never cut short: no retry could start after the stall.
         assert_eq!(window.cutoff(t0), t0 + ms(7700));
@@ -172,6 +199,11 @@ mod tests {
             deadline: t0 + ms(39_700),
             max_attempts: None,
         };
+        assert_eq!(
+            batch.retry_at(2, t0 + ms(39_000), ms(10), ms(900)),
+            None,
+            "a batch's draw past its deadline is not pulled in: the time left is its other records'"
+        );
         assert_eq!(batch.cutoff(t0), t0 + STALLED_ATTEMPT);
         assert_eq!(
             batch.cutoff(t0 + ms(36_000)),

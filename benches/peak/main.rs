@@ -62,6 +62,7 @@ mod svg;
 #[path = "../support/time.rs"]
 mod time;
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -378,6 +379,7 @@ async fn run(settings: Settings) -> Result<()> {
         None => Vec::new(),
     };
 
+    keep_logs(&sqs_launcher, &sqs_double, t0);
     let mut sqs = sqs_report(&settings, &load, &queue, &sqs_launcher, queued_at_bar.0, load_end);
     from_double(&mut sqs, &sqs_double, &load, t0, load_end);
     let (passed, svg) = match (settings.other_rate, &lambda, &async_launcher, &async_double) {
@@ -407,6 +409,41 @@ async fn run(settings: Settings) -> Result<()> {
         return Err("the SQS path did not meet the issue's bars (see above)".into());
     }
     Ok(())
+}
+
+/// Where the SQS path's logs go: `$TMPDIR/monitor-contact-peak/`.
+fn log_dir() -> PathBuf {
+    std::env::temp_dir().join("monitor-contact-peak")
+}
+
+/// Keeps what the SQS path's environments wrote (`sqs-env-N.stdout`: a JSON line per record and per
+/// batch) and every request the SQS path's double answered (`sqs-connect.tsv`: seconds since the
+/// load started, the operation, the environment by its access key, the status), to read a run
+/// afterwards. A failure to write is reported, not fatal.
+fn keep_logs(launcher: &Launcher, double: &ConnectDouble, t0: Instant) {
+    let dir = log_dir();
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        let outputs = launcher.outputs.lock().map(|o| o.clone()).unwrap_or_default();
+        for (environment, stdout) in outputs {
+            std::fs::write(dir.join(format!("sqs-env-{environment}.stdout")), stdout)?;
+        }
+        let state = double.state();
+        let mut text = String::from("t_s\toperation\tenvironment\tstatus\n");
+        for (request, served) in state.requests.iter().zip(&state.served) {
+            let t = served.at.saturating_duration_since(t0).as_secs_f64();
+            let environment = request
+                .header("authorization")
+                .and_then(environment_of)
+                .map_or_else(|| "-".to_owned(), |e| e.to_string());
+            let operation = served.operation.unwrap_or("?");
+            let _ = writeln!(text, "{t:.3}\t{operation}\t{environment}\t{}", served.status);
+        }
+        std::fs::write(dir.join("sqs-connect.tsv"), text)
+    });
+    match written {
+        Ok(()) => eprintln!("peak: the SQS path's logs are in {}", dir.display()),
+        Err(e) => eprintln!("peak: cannot keep the logs in {}: {e}", dir.display()),
+    }
 }
 
 /// Salts the load's seed for the other client's arrivals.

@@ -661,13 +661,22 @@ impl Drop for ConnectDouble {
 /// per second; one the quota refuses is counted and dropped. Stops when dropped.
 pub struct OtherClient {
     task: tokio::task::JoinHandle<()>,
-    counts: Arc<Mutex<(u64, u64)>>,
+    /// Each request: when, and whether the quota admitted it.
+    log: Arc<Mutex<Vec<(Instant, bool)>>>,
 }
 
 impl OtherClient {
     /// (requests admitted, requests throttled) so far.
     pub fn counts(&self) -> (u64, u64) {
-        *self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let log = self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let admitted = log.iter().filter(|(_, admitted)| *admitted).count() as u64;
+        (admitted, log.len() as u64 - admitted)
+    }
+
+    /// Each request so far: when it reached the quota, and whether it was admitted.
+    #[allow(dead_code)]
+    pub fn log(&self) -> Vec<(Instant, bool)> {
+        self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 }
 
@@ -723,30 +732,33 @@ impl ConnectDouble {
     /// its arrivals drawn from `seed`.
     pub fn other_client(&self, operation: &'static str, rate: f64, seed: u64) -> OtherClient {
         let state = Arc::clone(&self.state);
-        let counts = Arc::new(Mutex::new((0u64, 0u64)));
-        let shared = Arc::clone(&counts);
+        let log: Arc<Mutex<Vec<(Instant, bool)>>> = Arc::default();
+        let shared = Arc::clone(&log);
         let task = tokio::spawn(async move {
             let mut x = seed | 1;
+            // Each arrival at its own instant from the start (not a sleep after the last one wakes),
+            // so that timer rounding and a busy machine do not drift the arrivals between runs.
+            let mut at = tokio::time::Instant::now();
             loop {
                 // xorshift64*: a uniform draw in (0, 1], then an exponential gap.
                 x ^= x >> 12;
                 x ^= x << 25;
                 x ^= x >> 27;
                 let unit = ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-                tokio::time::sleep(Duration::from_secs_f64(-unit.ln() / rate)).await;
+                at += Duration::from_secs_f64(-unit.ln() / rate);
+                tokio::time::sleep_until(at).await;
+                let now = Instant::now();
                 let admitted = state
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .admit(operation, Instant::now());
-                let mut counts = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if admitted {
-                    counts.0 += 1;
-                } else {
-                    counts.1 += 1;
-                }
+                    .admit(operation, now);
+                shared
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push((now, admitted));
             }
         });
-        OtherClient { task, counts }
+        OtherClient { task, log }
     }
 
     /// The state, with the contacts whose lifetime is over ended.
