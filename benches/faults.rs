@@ -1186,10 +1186,7 @@ fn main() -> Result<()> {
 }
 
 async fn run(settings: Settings) -> Result<()> {
-    let binary = runtime_api::build_release(&["--bin", "monitor-contact"], &["monitor-contact"])?
-        .into_iter()
-        .next()
-        .ok_or("no monitor-contact executable")?;
+    let binary = runtime_api::build_function()?;
     let begun = Instant::now();
     std::fs::create_dir_all(log_dir())?;
     let mut implementations = vec![Implementation::Function(binary)];

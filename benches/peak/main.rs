@@ -203,14 +203,6 @@ impl Settings {
 // ---------------------------------------------------------------------------------------------
 // Running it.
 
-fn build() -> Result<PathBuf> {
-    let built = runtime_api::build_release(&["--bin", "monitor-contact"], &["monitor-contact"])?;
-    built
-        .into_iter()
-        .next()
-        .ok_or_else(|| "no monitor-contact executable".into())
-}
-
 fn main() -> Result<()> {
     // `cargo bench` passes --bench; `cargo test --bench peak` does not: then only the self-checks.
     if !std::env::args().any(|a| a == "--bench") {
@@ -224,7 +216,7 @@ fn main() -> Result<()> {
 }
 
 async fn run(settings: Settings) -> Result<()> {
-    let binary = build()?;
+    let binary = runtime_api::build_function()?;
     let load = Arc::new(load(&settings));
     // Beside another client, only the SQS path runs: issue 16 measures the automation function; the
     // per-event path is the deployment before issue 10.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 pub(crate) use crate::rng::Rng;
 pub(crate) use crate::time::iso8601;
 
-use crate::connect_double::{ConnectDouble, ContactSpec, Quotas, Scenario, User};
+use crate::connect_double::{ConnectDouble, ContactSpec, Quotas, Scenario};
 use crate::runtime_api::{Capture, Invocation, Kind, Launch, Process, RuntimeApi, Wait};
 use crate::{ACCOUNT, INSTANCE, QUEUE_ARN, Result, SAMPLE, Settings};
 
@@ -689,23 +689,7 @@ pub(crate) async fn asynchronous_invocation(
 }
 
 pub(crate) fn scenario(settings: &Settings, supervisors: &[String]) -> Scenario {
-    let mut scenario = Scenario::open();
-    scenario.instances = Some(HashSet::from([INSTANCE.to_owned()]));
-    scenario.contacts = Some(HashMap::new());
-    scenario.users = Some(
-        supervisors
-            .iter()
-            .map(|id| {
-                let user = User {
-                    logged_in: true,
-                    monitoring: 0,
-                    handling: 0,
-                };
-                (id.clone(), user)
-            })
-            .collect(),
-    );
-    scenario.max_monitors = 1;
+    let mut scenario = Scenario::supervisors(INSTANCE, supervisors, 1);
     scenario.quotas = Some(Quotas::every_api(settings.quota.0, settings.quota.1));
     scenario
 }

@@ -149,14 +149,6 @@ impl Settings {
     }
 }
 
-fn build() -> Result<PathBuf> {
-    let built = runtime_api::build_release(&["--bin", "monitor-contact"], &["monitor-contact"])?;
-    built
-        .into_iter()
-        .next()
-        .ok_or_else(|| "no monitor-contact executable".into())
-}
-
 fn main() -> Result<()> {
     // `cargo bench` passes --bench; `cargo test --bench qa_week` does not: then only the self-checks.
     if !std::env::args().any(|a| a == "--bench") {
@@ -171,7 +163,7 @@ fn main() -> Result<()> {
 
 async fn run(settings: Settings) -> Result<()> {
     let began = Instant::now();
-    let binary = build()?;
+    let binary = runtime_api::build_function()?;
     std::fs::create_dir_all(&settings.log_dir)?;
     let week = week(&settings);
     report::print_week(&settings, &week);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::connect_double::{ConnectDouble, ContactSpec, Scenario, User};
+use crate::connect_double::{ConnectDouble, ContactSpec, Scenario};
 use crate::moto::Moto;
 use crate::runtime_api::{Capture, Invocation, Kind, Launch, Process, RuntimeApi, Wait};
 use crate::workload::Week;
@@ -207,24 +207,7 @@ pub(crate) struct Outcome {
 /// No request quota: the week runs faster than real time, and its few hundred monitors a week are far
 /// below Connect's rates (issue 10's and 16's benchmarks measure the quotas).
 pub(crate) fn scenario(reviewers: &[String]) -> Scenario {
-    let mut scenario = Scenario::open();
-    scenario.instances = Some([INSTANCE.to_owned()].into_iter().collect());
-    scenario.contacts = Some(HashMap::new());
-    scenario.users = Some(
-        reviewers
-            .iter()
-            .map(|id| {
-                let user = User {
-                    logged_in: true,
-                    monitoring: 0,
-                    handling: 0,
-                };
-                (id.clone(), user)
-            })
-            .collect(),
-    );
-    scenario.max_monitors = 1;
-    scenario
+    Scenario::supervisors(INSTANCE, reviewers, 1)
 }
 
 /// The automation function's environment for a run (the template's, but for what the simulated week

@@ -211,6 +211,17 @@ pub struct User {
     pub handling: u32,
 }
 
+impl User {
+    /// Logged in, monitoring nothing, handling nothing.
+    pub fn free() -> User {
+        User {
+            logged_in: true,
+            monitoring: 0,
+            handling: 0,
+        }
+    }
+}
+
 /// What exists. `None` for a set means "any well-formed ID exists": a contact as a live inbound voice
 /// contact, a user as logged in and monitoring nothing.
 ///
@@ -332,6 +343,18 @@ impl Scenario {
             contacts: None,
             users: None,
             max_monitors: u32::MAX,
+            quotas: None,
+        }
+    }
+
+    /// One instance whose only users are `supervisors`, logged in and free, each monitoring at most
+    /// `max_monitors` contacts at once; contacts only as they are added (the benchmarks' shape).
+    pub fn supervisors(instance: &str, supervisors: &[String], max_monitors: u32) -> Scenario {
+        Scenario {
+            instances: Some([instance.to_owned()].into_iter().collect()),
+            contacts: Some(HashMap::new()),
+            users: Some(supervisors.iter().map(|id| (id.clone(), User::free())).collect()),
+            max_monitors,
             quotas: None,
         }
     }
@@ -481,11 +504,7 @@ impl State {
     /// running monitors the double knows.
     fn user(&self, id: &str) -> Option<User> {
         let mut user = match &self.scenario.users {
-            None => User {
-                logged_in: true,
-                monitoring: 0,
-                handling: 0,
-            },
+            None => User::free(),
             Some(users) => users.get(id)?.clone(),
         };
         user.monitoring += u32::try_from(self.monitors_of(id).count()).unwrap_or(u32::MAX);

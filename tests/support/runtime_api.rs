@@ -573,6 +573,15 @@ impl Drop for Process {
     }
 }
 
+/// The function's release executable (`monitor-contact`), built as the benchmarks run it.
+pub fn build_function() -> Result<PathBuf, String> {
+    let built = build_release(&["--bin", "monitor-contact"], &["monitor-contact"])?;
+    built
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no monitor-contact executable".into())
+}
+
 /// Builds release executables with cargo (`targets`: `--bin NAME` / `--example NAME` arguments) and
 /// returns the path of the one named `name`, for each name asked for, in order.
 pub fn build_release(targets: &[&str], names: &[&str]) -> Result<Vec<PathBuf>, String> {
