@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use monitor_contact::connect::{ConnectFailure, ContactStatus, MonitorRequest, Monitoring, Present};
-use monitor_contact::handler::invocation;
 use monitor_contact::metrics::Sink;
+use monitor_contact::runtime::invocation;
 use monitor_contact::{App, Config, Connect, handle};
 
 const SUPERVISOR: &str = "3f8a2c1e-6d4b-4a9e-b7c5-0d1e2f3a4b5c";

@@ -37,9 +37,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use connect_double::{ConnectDouble, Scenario};
-use monitor_contact::handler::invocation;
 use monitor_contact::metrics::Sink;
 use monitor_contact::qa_state::DynamoState;
+use monitor_contact::runtime::invocation;
 use monitor_contact::{App, Config, ConnectApi, Response, handle, logging};
 use moto::{Moto, NotFound};
 

@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime};
 
 use strum::IntoEnumIterator;
 use tokio::time::Instant;
-use tracing::Level;
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::LambdaEvent;
@@ -24,41 +23,15 @@ use crate::config::Config;
 use crate::connect::Connect;
 use crate::connect::Operation;
 use crate::error::{ErrorKind, MonitorError};
-use crate::event::{self, Intent, Payload, Source};
+use crate::event::{self, Intent, Payload};
+use crate::logging::EventLog;
 use crate::metrics::{Calls, Metrics, Sink, Tally};
 use crate::outcome::{Outcome, SkipReason};
 use crate::pipeline::{self, Env, Resolved};
-use crate::plan::{Plan, Supervisor, Target, Validated, validate};
-use crate::pool::{PoolState, Snapshots};
+use crate::plan::{Plan, validate};
+use crate::pool::Snapshots;
 use crate::qa_state::DynamoState;
-use crate::retry::Window;
-
-/// Time kept back from the invocation's deadline to report the outcome: the function answers
-/// `DeadlineExceeded` itself rather than being killed by Lambda with no answer at all.
-pub const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
-
-/// The bound on the Connect calls when the invocation's deadline is unknown: the longest a contact
-/// flow waits for a Lambda function.
-pub const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(8);
-
-/// Deadlines below this many milliseconds (2001-09-09 as a Unix time) are not Unix times: Lambda
-/// sends the deadline as epoch milliseconds, but some emulators send the timeout itself
-/// (`cargo lambda watch` sends 600000) and a hand-made `Context` has 0.
-const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
-
-/// How long the Connect calls may take: the time left before the deadline minus the margin, or
-/// `None` when no time is left.
-pub fn time_budget(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
-    if deadline_ms < EPOCH_MS_FLOOR {
-        return Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN);
-    }
-    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
-    deadline
-        .duration_since(now)
-        .ok()
-        .and_then(|left| left.checked_sub(DEADLINE_MARGIN))
-        .filter(|budget| !budget.is_zero())
-}
+use crate::retry::{Window, time_budget};
 
 /// What the handler needs, built once at init and kept by the execution environment.
 pub struct App<C> {
@@ -153,7 +126,13 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
             (true, planned)
         }
     };
-    let window = retry_window(&app.config, batch, started, deadline);
+    let window = Window::for_invocation(
+        batch,
+        started,
+        deadline,
+        app.config.retry_window,
+        app.config.max_attempts,
+    );
     let (calls, results) = resolve(app, planned, window).await;
     tally.calls = calls;
     for operation in Operation::iter() {
@@ -178,20 +157,6 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
     };
     app.metrics.emit(&tally);
     response
-}
-
-/// When retries may start: a single event answers someone waiting (a contact flow's Invoke block:
-/// 3 s by default), so its retries stop after `CONNECT_RETRY_SECONDS`; a batch's caller is a queue:
-/// until the deadline.
-fn retry_window(config: &Config, batch: bool, started: Instant, deadline: Instant) -> Window {
-    if batch {
-        return Window::to_deadline(deadline, config.max_attempts);
-    }
-    Window {
-        until: started + config.retry_window,
-        deadline,
-        max_attempts: config.max_attempts,
-    }
 }
 
 /// A batch's answer, the records to retry, after a log line per record and one for the batch.
@@ -247,7 +212,7 @@ async fn resolve<C: Connect>(
 
 /// One event, planned: what to do, and what its log line says so far.
 #[derive(Debug, Clone)]
-pub struct Planned {
+pub(crate) struct Planned {
     /// What the event's log line says so far.
     pub log: EventLog,
     /// What to do, or why nothing can be done.
@@ -256,7 +221,7 @@ pub struct Planned {
 
 /// The in-process part for one event, with no I/O: validate it, apply the skip rules, QA rules and
 /// the policy, derive the ClientToken. `now` is the time the event's age is measured at.
-pub fn plan(config: &Config, intent: Result<Intent, MonitorError>, now: SystemTime) -> Planned {
+pub(crate) fn plan(config: &Config, intent: Result<Intent, MonitorError>, now: SystemTime) -> Planned {
     let mut log = EventLog::default();
     let plan = intent.and_then(|intent| {
         log.source = Some(intent.source);
@@ -278,7 +243,7 @@ pub fn plan(config: &Config, intent: Result<Intent, MonitorError>, now: SystemTi
 /// call), so that after the queue's receives it reaches the dead-letter queue. With the template's
 /// defaults (visibility timeout 270 s, `MAX_EVENT_AGE_SECONDS` 300) a record that failed on its first
 /// receive is retried once, and the next redelivery comes this late.
-pub fn redelivered(mut planned: Planned, receive_count: Option<u32>) -> Planned {
+pub(crate) fn redelivered(mut planned: Planned, receive_count: Option<u32>) -> Planned {
     let too_old = matches!(
         planned.plan,
         Ok(Plan::Done(Outcome::Skipped {
@@ -293,112 +258,6 @@ pub fn redelivered(mut planned: Planned, receive_count: Option<u32>) -> Planned 
         ));
     }
     planned
-}
-
-/// An invocation as Lambda hands it over: the payload, a request ID, and a deadline `time_left` from
-/// now. For local runs and tests.
-pub fn invocation(payload: &str, request_id: &str, time_left: Duration) -> LambdaEvent<String> {
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = request_id.to_owned();
-    let deadline = SystemTime::now() + time_left;
-    context.deadline = deadline
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    LambdaEvent::new(payload.to_owned(), context)
-}
-
-/// The log line of one event. It holds validated identifiers only: never the raw event, the
-/// customer's endpoint or contact attributes.
-#[derive(Debug, Clone, Default)]
-pub struct EventLog {
-    source: Option<Source>,
-    event_id: Option<String>,
-    instance_id: Option<String>,
-    contact_id: Option<String>,
-    user_id: Option<String>,
-    client_token: Option<String>,
-    rule: Option<String>,
-    qa_rule: Option<String>,
-    /// The pool as the pick saw it.
-    pool: Option<PoolState>,
-    /// SQS records: the message and how often it has been received.
-    message_id: Option<String>,
-    receive_count: Option<u32>,
-}
-
-impl EventLog {
-    fn record_validated(&mut self, v: &Validated) {
-        self.event_id = Some(v.event_id.clone());
-        self.instance_id = Some(v.instance_id.clone());
-        self.contact_id = Some(v.contact_id.clone());
-        self.user_id.clone_from(&v.user_id);
-        self.rule.clone_from(&v.rule_name);
-    }
-
-    fn record_target(&mut self, t: &Target) {
-        if let Supervisor::Named(user_id) = &t.supervisor {
-            self.user_id = Some(user_id.clone());
-        }
-        self.client_token = Some(t.client_token.clone());
-        self.qa_rule.clone_from(&t.qa_rule);
-    }
-
-    /// One line, at INFO (started, skipped), WARN (skips an operator may want to act on, input and
-    /// per-contact errors) or ERROR (what needs an operator or a retry). `elapsed`: the invocation's
-    /// duration, for the line of a single event.
-    fn emit(&self, result: &Result<Outcome, MonitorError>, elapsed: Option<Duration>) {
-        let source = self.source.map(Source::as_str);
-        let (event_id, instance, contact) = (
-            self.event_id.as_deref(),
-            self.instance_id.as_deref(),
-            self.contact_id.as_deref(),
-        );
-        let (supervisor, client_token) = (self.user_id.as_deref(), self.client_token.as_deref());
-        let (rule, qa_rule) = (self.rule.as_deref(), self.qa_rule.as_deref());
-        let pool = self.pool;
-        let (pool_size, pool_logged_in, pool_at_limit, pool_eligible) = (
-            pool.map(|p| p.size),
-            pool.map(|p| p.logged_in),
-            pool.map(|p| p.at_limit),
-            pool.map(|p| p.eligible),
-        );
-        let (message_id, receive_count) = (self.message_id.as_deref(), self.receive_count);
-        let duration_us = elapsed.map(|e| u64::try_from(e.as_micros()).unwrap_or(u64::MAX));
-        macro_rules! line {
-            ($level:ident, $outcome:expr, $message:expr) => {
-                tracing::$level!(
-                    source,
-                    event_id,
-                    instance,
-                    contact,
-                    supervisor,
-                    client_token,
-                    rule,
-                    qa_rule,
-                    pool_size,
-                    pool_logged_in,
-                    pool_at_limit,
-                    pool_eligible,
-                    message_id,
-                    receive_count,
-                    outcome = $outcome,
-                    duration_us,
-                    "{}",
-                    $message
-                )
-            };
-        }
-        let (level, outcome, message) = match result {
-            Ok(outcome) => (outcome.level(), outcome.label(), "monitor-contact"),
-            Err(e) => (e.kind.meaning().level, e.kind.as_str(), e.message.as_str()),
-        };
-        match level {
-            Level::ERROR => line!(error, outcome, message),
-            Level::WARN => line!(warn, outcome, message),
-            _ => line!(info, outcome, message),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -446,23 +305,5 @@ mod tests {
             .fmt(aws_sdk_connect::primitives::DateTimeFormat::DateTime)
             .unwrap_or_default();
         assert!(matches!(redelivered(planned(&fresh), Some(3)).plan, Ok(Plan::Call(_))));
-    }
-
-    #[test]
-    fn time_budget_follows_the_deadline() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
-        assert_eq!(time_budget(1_795_000_005_000, now), Some(Duration::from_millis(4_700)));
-        assert_eq!(time_budget(1_795_000_000_300, now), None, "only the margin left");
-        assert_eq!(time_budget(1_794_999_999_000, now), None, "already past");
-        assert_eq!(
-            time_budget(600_000, now),
-            Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN),
-            "a relative timeout"
-        );
-        assert_eq!(
-            time_budget(0, now),
-            Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN),
-            "no deadline"
-        );
     }
 }

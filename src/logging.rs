@@ -1,4 +1,5 @@
-//! The function's log output: Lambda's logging controls, and one rule no level setting can lift.
+//! The function's log output: Lambda's logging controls, one rule no level setting can lift, and
+//! the one log line per event ([`EventLog`]).
 //!
 //! As `lambda_runtime`'s default subscriber: `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`, which may hold
 //! per-target directives) sets the level, `INFO` by default; `AWS_LAMBDA_LOG_FORMAT=JSON` writes JSON
@@ -21,7 +22,15 @@ use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter, filter
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::tracing::subscriber::layer::SubscriberExt;
 use lambda_runtime::tracing::subscriber::{Registry, fmt};
+use std::time::Duration;
+
 use tracing::{Level, Metadata, Subscriber};
+
+use crate::error::MonitorError;
+use crate::event::Source;
+use crate::outcome::Outcome;
+use crate::plan::{Supervisor, Target, Validated};
+use crate::pool::PoolState;
 
 /// The targets whose TRACE events carry customer data: whole SDK outputs, raw payloads.
 const CUSTOMER_DATA_AT_TRACE: [&str; 2] = [
@@ -88,6 +97,99 @@ pub fn init() {
         json,
         std::io::stdout,
     ));
+}
+
+/// The log line of one event. It holds validated identifiers only: never the raw event, the
+/// customer's endpoint or contact attributes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventLog {
+    pub(crate) source: Option<Source>,
+    event_id: Option<String>,
+    instance_id: Option<String>,
+    contact_id: Option<String>,
+    pub(crate) user_id: Option<String>,
+    client_token: Option<String>,
+    rule: Option<String>,
+    pub(crate) qa_rule: Option<String>,
+    /// The pool as the pick saw it.
+    pub(crate) pool: Option<PoolState>,
+    /// SQS records: the message and how often it has been received.
+    pub(crate) message_id: Option<String>,
+    pub(crate) receive_count: Option<u32>,
+}
+
+impl EventLog {
+    pub(crate) fn record_validated(&mut self, v: &Validated) {
+        self.event_id = Some(v.event_id.clone());
+        self.instance_id = Some(v.instance_id.clone());
+        self.contact_id = Some(v.contact_id.clone());
+        self.user_id.clone_from(&v.user_id);
+        self.rule.clone_from(&v.rule_name);
+    }
+
+    pub(crate) fn record_target(&mut self, t: &Target) {
+        if let Supervisor::Named(user_id) = &t.supervisor {
+            self.user_id = Some(user_id.clone());
+        }
+        self.client_token = Some(t.client_token.clone());
+        self.qa_rule.clone_from(&t.qa_rule);
+    }
+
+    /// One line, at INFO (started, skipped), WARN (skips an operator may want to act on, input and
+    /// per-contact errors) or ERROR (what needs an operator or a retry). `elapsed`: the invocation's
+    /// duration, for the line of a single event.
+    pub(crate) fn emit(&self, result: &Result<Outcome, MonitorError>, elapsed: Option<Duration>) {
+        let source = self.source.map(Source::as_str);
+        let (event_id, instance, contact) = (
+            self.event_id.as_deref(),
+            self.instance_id.as_deref(),
+            self.contact_id.as_deref(),
+        );
+        let (supervisor, client_token) = (self.user_id.as_deref(), self.client_token.as_deref());
+        let (rule, qa_rule) = (self.rule.as_deref(), self.qa_rule.as_deref());
+        let pool = self.pool;
+        let (pool_size, pool_logged_in, pool_at_limit, pool_eligible) = (
+            pool.map(|p| p.size),
+            pool.map(|p| p.logged_in),
+            pool.map(|p| p.at_limit),
+            pool.map(|p| p.eligible),
+        );
+        let (message_id, receive_count) = (self.message_id.as_deref(), self.receive_count);
+        let duration_us = elapsed.map(|e| u64::try_from(e.as_micros()).unwrap_or(u64::MAX));
+        macro_rules! line {
+            ($level:ident, $outcome:expr, $message:expr) => {
+                tracing::$level!(
+                    source,
+                    event_id,
+                    instance,
+                    contact,
+                    supervisor,
+                    client_token,
+                    rule,
+                    qa_rule,
+                    pool_size,
+                    pool_logged_in,
+                    pool_at_limit,
+                    pool_eligible,
+                    message_id,
+                    receive_count,
+                    outcome = $outcome,
+                    duration_us,
+                    "{}",
+                    $message
+                )
+            };
+        }
+        let (level, outcome, message) = match result {
+            Ok(outcome) => (outcome.level(), outcome.label(), "monitor-contact"),
+            Err(e) => (e.kind.meaning().level, e.kind.as_str(), e.message.as_str()),
+        };
+        match level {
+            Level::ERROR => line!(error, outcome, message),
+            Level::WARN => line!(warn, outcome, message),
+            _ => line!(info, outcome, message),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! How one Connect call is retried: which failures, how long to wait between attempts, until when,
-//! and how long one attempt may take. Pure: `pipeline` runs the attempts and asks this module.
+//! The invocation's time and how one Connect call is retried within it: the time budget before
+//! Lambda's deadline, which failures, how long to wait between attempts, until when, and how long one
+//! attempt may take. Pure: `pipeline` runs the attempts and asks this module.
 //!
 //! Written here rather than left to the SDK's retry layer: the SDK retries with a fixed number of
 //! attempts and knows neither the invocation's deadline nor the per-API budget (`budget`), so its
@@ -26,7 +27,7 @@
 //! - One attempt may take until the deadline: a slow answer is not a failure. It is cut short, after
 //!   [`STALLED_ATTEMPT`], only when another attempt can still start within the window after it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -44,6 +45,33 @@ const GROWTH: f64 = 1.25;
 /// How long an attempt runs before it is taken for stalled (a dead connection) and retried, when
 /// the window leaves time for another: twice the slowest answers Connect gives in a slow moment.
 pub const STALLED_ATTEMPT: Duration = Duration::from_secs(5);
+
+/// Time kept back from the invocation's deadline to report the outcome: the function answers
+/// `DeadlineExceeded` itself rather than being killed by Lambda with no answer at all.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
+
+/// The bound on the Connect calls when the invocation's deadline is unknown: the longest a contact
+/// flow waits for a Lambda function.
+pub const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(8);
+
+/// Deadlines below this many milliseconds (2001-09-09 as a Unix time) are not Unix times: Lambda
+/// sends the deadline as epoch milliseconds, but some emulators send the timeout itself
+/// (`cargo lambda watch` sends 600000) and a hand-made `Context` has 0.
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
+/// How long the Connect calls may take: the time left before the deadline minus the margin, or
+/// `None` when no time is left.
+pub fn time_budget(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
+    if deadline_ms < EPOCH_MS_FLOOR {
+        return Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN);
+    }
+    let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    deadline
+        .duration_since(now)
+        .ok()
+        .and_then(|left| left.checked_sub(DEADLINE_MARGIN))
+        .filter(|budget| !budget.is_zero())
+}
 
 /// When the attempts of one call may start and must end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +100,26 @@ pub fn backoff(retry: u32, unit: f64) -> Duration {
 }
 
 impl Window {
+    /// The window of one invocation's calls: a single event answers someone waiting (a contact
+    /// flow's Invoke block: 3 s by default), so its retries stop `retry_window` after it started; a
+    /// batch's caller is a queue: until the deadline.
+    pub fn for_invocation(
+        batch: bool,
+        started: Instant,
+        deadline: Instant,
+        retry_window: Duration,
+        max_attempts: Option<u32>,
+    ) -> Window {
+        if batch {
+            return Window::to_deadline(deadline, max_attempts);
+        }
+        Window {
+            until: started + retry_window,
+            deadline,
+            max_attempts,
+        }
+    }
+
     /// Retries for as long as the deadline allows (an SQS batch: its caller is a queue, and a record
     /// that fails waits for the visibility timeout).
     pub fn to_deadline(deadline: Instant, max_attempts: Option<u32>) -> Window {
@@ -209,6 +257,24 @@ mod tests {
             batch.cutoff(t0 + ms(36_000)),
             t0 + ms(39_700),
             "the last one runs to the deadline"
+        );
+    }
+
+    #[test]
+    fn time_budget_follows_the_deadline() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
+        assert_eq!(time_budget(1_795_000_005_000, now), Some(Duration::from_millis(4_700)));
+        assert_eq!(time_budget(1_795_000_000_300, now), None, "only the margin left");
+        assert_eq!(time_budget(1_794_999_999_000, now), None, "already past");
+        assert_eq!(
+            time_budget(600_000, now),
+            Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN),
+            "a relative timeout"
+        );
+        assert_eq!(
+            time_budget(0, now),
+            Some(UNKNOWN_DEADLINE_BUDGET - DEADLINE_MARGIN),
+            "no deadline"
         );
     }
 }

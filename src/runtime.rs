@@ -11,6 +11,7 @@
 //! received from Lambda"): the function's subscriber drops those events at every level (`logging`).
 
 use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use lambda_runtime::layers::TracingLayer;
@@ -77,6 +78,19 @@ pub fn as_json_string(payload: &[u8]) -> Bytes {
         // Serializing a string cannot fail; should it, the handler still answers (not JSON).
         Err(_) => Bytes::from_static(b"\"\""),
     }
+}
+
+/// An invocation as Lambda hands it over: the payload, a request ID, and a deadline `time_left` from
+/// now. For local runs and tests.
+pub fn invocation(payload: &str, request_id: &str, time_left: Duration) -> LambdaEvent<String> {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    let deadline = SystemTime::now() + time_left;
+    context.deadline = deadline
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    LambdaEvent::new(payload.to_owned(), context)
 }
 
 #[cfg(test)]

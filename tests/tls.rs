@@ -14,8 +14,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use monitor_contact::handler::invocation;
 use monitor_contact::metrics::Sink;
+use monitor_contact::runtime::invocation;
 use monitor_contact::{App, Config, ConnectApi, ErrorKind, Outcome, Response, handle, sdk};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};

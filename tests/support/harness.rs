@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
-use monitor_contact::handler::invocation;
 use monitor_contact::metrics::Sink;
+use monitor_contact::runtime::invocation;
 use monitor_contact::{App, Config, ConnectApi, ErrorKind, MonitorError, Outcome, Response, SkipReason, handle, sdk};
 use serde_json::{Value, json};
 
