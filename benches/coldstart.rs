@@ -25,7 +25,7 @@
 //! quota, so its init builds the DynamoDB client). Targets are reported, not enforced: the exit status is non-zero
 //! only when a process fails or answers wrongly.
 
-#[path = "../tests/support/connect_double.rs"]
+#[path = "../tests/support/connect_double/mod.rs"]
 mod connect_double;
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;

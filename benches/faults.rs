@@ -3,7 +3,7 @@
 //! Measures the time a contact flow waits for an answer when Connect throttles, fails or answers
 //! slowly, for two implementations side by side, each started as Lambda starts a function (a real
 //! process under its own local Lambda Runtime API, `tests/support/runtime_api.rs`) and talking over
-//! HTTP on 127.0.0.1 to its own local Connect double (`tests/support/connect_double.rs`):
+//! HTTP on 127.0.0.1 to its own local Connect double (`tests/support/connect_double/`):
 //!
 //! - **this function**: the release `monitor-contact` binary with the flow function's configuration
 //!   from `template.yaml` (`CONNECT_CALLS_PER_SECOND=off`, `CONNECT_RETRY_SECONDS=2.5`, an 8 s timeout);
@@ -35,7 +35,7 @@
 //!
 //! `cargo test --bench faults` (no `--bench` argument) runs only the self-checks, in a second.
 
-#[path = "../tests/support/connect_double.rs"]
+#[path = "../tests/support/connect_double/mod.rs"]
 mod connect_double;
 #[path = "support/rng.rs"]
 mod rng;

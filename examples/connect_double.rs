@@ -5,11 +5,11 @@
 //!     cargo run --example connect_double -- 9911 tests/scenarios/pool.json
 //!
 //! The optional scenario file says which instances, contacts and users exist (see
-//! `tests/support/connect_double.rs`); without one, any well-formed ID exists and every user is
+//! `tests/support/connect_double/scenario.rs`); without one, any well-formed ID exists and every user is
 //! logged in and free. Point the function at it with `AWS_ENDPOINT_URL_CONNECT=http://127.0.0.1:9911`.
 //! Stops on Ctrl-C.
 
-#[path = "../tests/support/connect_double.rs"]
+#[path = "../tests/support/connect_double/mod.rs"]
 mod connect_double;
 
 use connect_double::{ConnectDouble, Scenario};

@@ -5,7 +5,7 @@
 //!     cargo run --example local -- events/eventbridge-connected-to-agent.json tests/scenarios/pool.json
 //!
 //! The optional second argument is a scenario for the double (which instances, contacts and users
-//! exist, who is logged in and monitoring; see `tests/support/connect_double.rs`); without one, any
+//! exist, who is logged in and monitoring; see `tests/support/connect_double/scenario.rs`); without one, any
 //! well-formed ID exists and every user is logged in and free.
 //!
 //! Prints the function's response (or `{"errorType", "errorMessage"}`) on stdout, the function's log
@@ -23,7 +23,7 @@
 //!     MOTO_SERVER="$(scripts/moto)" QA_STATE_TABLE=qa-state QA_RULES="$(cat examples/qa-quota-rules.json)" \
 //!         cargo run --example local -- events/sqs-qa-week.json
 
-#[path = "../tests/support/connect_double.rs"]
+#[path = "../tests/support/connect_double/mod.rs"]
 mod connect_double;
 // The tests' moto: only its start, its table and its lookup are used here.
 #[allow(dead_code)]

@@ -48,7 +48,7 @@
 //! `cargo test --bench peak` (no `--bench` argument) runs only the self-checks of the simulation's
 //! parts (queue, redrive, the Connect double's quotas), in a second.
 
-#[path = "../../tests/support/connect_double.rs"]
+#[path = "../../tests/support/connect_double/mod.rs"]
 mod connect_double;
 mod picture;
 mod report;

@@ -8,7 +8,7 @@
 //! IDs, its `time`, the agent's ARN and hierarchy groups), fed in time order in SQS batches of 10 to
 //! two release `monitor-contact` processes with the automation function's environment, each under its
 //! own Lambda Runtime API (`tests/support/runtime_api.rs`), against a local Connect double
-//! (`tests/support/connect_double.rs`). The week runs in event time, not real time: a contact is live
+//! (`tests/support/connect_double/`). The week runs in event time, not real time: a contact is live
 //! in the double from its batch until its call ends on the week's clock (2 to 12 minutes later), and a
 //! reviewer monitors one contact at a time.
 //!
@@ -39,7 +39,7 @@
 //!
 //! `cargo test --bench qa_week` (no `--bench` argument) runs only the self-checks, in a second.
 
-#[path = "../../tests/support/connect_double.rs"]
+#[path = "../../tests/support/connect_double/mod.rs"]
 mod connect_double;
 // The tests' moto: started on a free port, the table created from template.yaml.
 #[allow(dead_code)]
