@@ -78,6 +78,16 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
+def statement_resources(statement, path, actions, found):
+    """The statement's Resource list; a NotResource, or no Resource at all, is a problem in `found`."""
+    if "NotResource" in statement:
+        found.append(f"{path}: {actions} with NotResource")
+    resource_list = as_list(statement.get("Resource", []))
+    if not resource_list:
+        found.append(f"{path}: {actions} without Resource")
+    return resource_list
+
+
 def resources(template):
     return template.get("Resources", {}) or {}
 
@@ -138,11 +148,7 @@ def problems(template):
         actions = [a for a in actions if grants_connect(a) or a.lower().startswith("connect:")]
         if not actions:
             continue
-        if "NotResource" in statement:
-            found.append(f"{path}: {actions} with NotResource")
-        resource_list = as_list(statement.get("Resource", []))
-        if not resource_list:
-            found.append(f"{path}: {actions} without Resource")
+        resource_list = statement_resources(statement, path, actions, found)
         for resource in resource_list:
             if resource == "*" or (isinstance(resource, str) and resource.startswith("arn:") and resource.endswith(":*")):
                 found.append(f"{path}: {actions} on {resource!r}")
@@ -216,11 +222,7 @@ def dynamodb_problems(template):
         for action in actions:
             if any(c in action for c in "*?"):
                 found.append(f"{path}: {action!r} is a wildcard: name the DynamoDB actions the code makes")
-        if "NotResource" in statement:
-            found.append(f"{path}: {actions} with NotResource")
-        resource_list = as_list(statement.get("Resource", []))
-        if not resource_list:
-            found.append(f"{path}: {actions} without Resource")
+        resource_list = statement_resources(statement, path, actions, found)
         for resource in resource_list:
             if not names_table(resource, tables):
                 found.append(f"{path}: {actions} on {resource!r}, not a table of the template")
