@@ -26,6 +26,8 @@
 - queues: every SQS queue is encrypted; every dead-letter queue (a RedrivePolicy target, a rule target's
   DeadLetterConfig, an on-failure destination) keeps messages at most 7 days, longer than its source
   queue, and has an alarm on its ApproximateNumberOfMessagesVisible.
+- giving records back: sqs:ChangeMessageVisibility (or a wildcard that matches it) is allowed only on
+  queues of the template (`!GetAtt Q.Arn`), and never to the function contact flows invoke.
 - retry timing: a queue that feeds a function (an event source mapping) has a visibility timeout of at
   least 6 x the function's timeout + the largest batching window (Lambda's advice), and shorter than the
   MaxEventAgeSeconds parameter's default, so that a record that failed on its first receive comes back
@@ -239,6 +241,38 @@ def dynamodb_problems(template):
         variables = ((props(functions[function]).get("Environment") or {}).get("Variables") or {})
         if "QA_STATE_TABLE" in variables:
             found.append(f"Resources.{function}: the function contact flows invoke is given QA_STATE_TABLE")
+    return found
+
+
+# --- giving records back early -----------------------------------------------------------------------
+
+
+def grants_change_visibility(action):
+    """True when an action (or a wildcard, `*` included) allows sqs:ChangeMessageVisibility."""
+    return isinstance(action, str) and fnmatch.fnmatchcase("sqs:changemessagevisibility", action.lower())
+
+
+def requeue_problems(template):
+    """sqs:ChangeMessageVisibility only on queues of the template, by name, and never for the function
+    contact flows invoke (it has no queue to give records back to)."""
+    queues = of_type(template, "AWS::SQS::Queue")
+    found = []
+    for path, statement in statements(resources(template), "Resources"):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = [a for a in as_list(statement.get("Action", [])) if grants_change_visibility(a)]
+        if not actions:
+            continue
+        for resource in statement_resources(statement, path, actions, found):
+            if not names_table(resource, queues):
+                found.append(f"{path}: {actions} on {resource!r}, not a queue of the template")
+    functions = of_type(template, "AWS::Serverless::Function", "AWS::Lambda::Function")
+    for association in of_type(template, "AWS::Connect::IntegrationAssociation").values():
+        function = named(props(association).get("IntegrationArn"))
+        for node in function_policy_nodes(template, functions.get(function, {})) if function in functions else []:
+            for path, statement in statements(node, f"Resources.{function}.Policies"):
+                if statement.get("Effect") == "Allow" and any(grants_change_visibility(a) for a in as_list(statement.get("Action", []))):
+                    found.append(f"{path}: the function contact flows invoke may change SQS visibility")
     return found
 
 
@@ -694,6 +728,7 @@ def retry_timing_problems(template):
 CHECKS = [
     ("least privilege", problems),
     ("state table", dynamodb_problems),
+    ("giving records back", requeue_problems),
     ("barge", barge_problems),
     ("alarm actions", alarm_action_problems),
     ("$LATEST", latest_problems),
@@ -768,6 +803,14 @@ SELF_TEST = [
     (problems, False, "Resources: {R: {Type: AWS::IAM::Role, Properties: {Policies: [{PolicyDocument: {Statement: [{Effect: Allow, Action: 'logs:*', Resource: '*'}]}}]}}}"),
     (problems, False, "Resources: {F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Deny, Action: 'connect:MonitorContact', Resource: '*'}]}]}}}"),
     # state table: caught
+    # giving records back: caught
+    (requeue_problems, True, "Resources: {Q: {Type: AWS::SQS::Queue}, F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: sqs:ChangeMessageVisibility, Resource: '*'}]}]}}}"),
+    (requeue_problems, True, "Resources: {Q: {Type: AWS::SQS::Queue}, F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: 'sqs:*', Resource: 'arn:aws:sqs:us-east-1:111122223333:other'}]}]}}}"),
+    (requeue_problems, True, "Resources: {Q: {Type: AWS::SQS::Queue}, F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: sqs:ChangeMessageVisibility}]}]}}}"),
+    (requeue_problems, True, "Resources: {Q: {Type: AWS::SQS::Queue}, F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: sqs:ChangeMessageVisibility, Resource: !GetAtt Q.Arn}]}]}}, C: {Type: AWS::Connect::IntegrationAssociation, Properties: {IntegrationArn: !Ref F.Alias}}}"),
+    # giving records back: passes
+    (requeue_problems, False, "Resources: {Q: {Type: AWS::SQS::Queue}, F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: sqs:ChangeMessageVisibility, Resource: !GetAtt Q.Arn}]}]}}}"),
+    (requeue_problems, False, "Resources: {Q: {Type: AWS::SQS::Queue}, F: {Type: AWS::Serverless::Function, Properties: {Policies: [{Statement: [{Effect: Allow, Action: sqs:SendMessage, Resource: '*'}]}]}}}"),
     (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {FUNCTION_WITH % 'dynamodb:*'}}}"),
     (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Policies: [{{Statement: [{{Effect: Allow, Action: dynamodb:PutItem, Resource: '*'}}]}}]}}}}}}"),
     (dynamodb_problems, True, f"Resources: {{T: {TABLE}, F: {{Type: AWS::Serverless::Function, Properties: {{Policies: [{{Statement: [{{Effect: Allow, Action: dynamodb:PutItem, Resource: 'arn:aws:dynamodb:us-east-1:111122223333:table/other'}}]}}]}}}}}}"),

@@ -61,6 +61,10 @@ pub struct Config {
     pub retry_window: Duration,
     /// `AWS_MAX_ATTEMPTS` (`None`: unset): the most attempts of one Connect call.
     pub max_attempts: Option<u32>,
+    /// `SQS_RETRY_DELAY_SECONDS` (`None`: 0, unset): an SQS record that fails with an error a retry
+    /// can soon fix comes back after about this long instead of the queue's visibility timeout; see
+    /// `requeue`.
+    pub sqs_retry_delay: Option<Duration>,
     /// `USER_DATA_CACHE_SECONDS`: how long a warm environment reuses GetCurrentUserData's answer.
     pub user_data_ttl: Duration,
     /// `QA_TIME_ZONE` (default UTC): the time zone of the QA quotas' days, weeks and months (see
@@ -115,6 +119,7 @@ impl Config {
         const SAMPLE: &str = "SAMPLE_PERCENT";
         const AGE: &str = "MAX_EVENT_AGE_SECONDS";
         const CACHE: &str = "USER_DATA_CACHE_SECONDS";
+        const REQUEUE: &str = "SQS_RETRY_DELAY_SECONDS";
         let (retry_window, max_attempts) = retries(&get)?;
         let (qa_time_zone, qa_record_days, qa_state_table) = qa_state(&get, &qa_rules, &supervisor_pool)?;
         Ok(Config {
@@ -141,6 +146,9 @@ impl Config {
             calls_per_second: calls_per_second(&get)?,
             retry_window,
             max_attempts,
+            sqs_retry_delay: Some(whole_number(REQUEUE, get(REQUEUE), 0u64, 0..=300)?)
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
             user_data_ttl: Duration::from_secs(whole_number(CACHE, get(CACHE), 0u64, 0..=60)?),
             qa_time_zone,
             qa_record_days,

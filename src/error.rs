@@ -83,6 +83,9 @@ pub struct Meaning {
     pub level: tracing::Level,
     /// Always: a retry can help, or an operator must see the record in the dead-letter queue.
     pub batch_item_failure: bool,
+    /// Whether such a record goes back to its queue after `SQS_RETRY_DELAY_SECONDS` rather than the
+    /// visibility timeout (see `requeue`): when a retry can help soon (`Yes`, `Later`).
+    pub requeue_early: bool,
 }
 
 impl ErrorKind {
@@ -111,6 +114,7 @@ impl ErrorKind {
             retry,
             level,
             batch_item_failure: true,
+            requeue_early: matches!(retry, Retry::Yes | Retry::Later),
         }
     }
 }

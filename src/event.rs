@@ -146,12 +146,22 @@ pub enum Payload {
     Batch(Vec<Record>),
 }
 
+/// Where an SQS record can be given back: its queue and its receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub queue_arn: String,
+    pub receipt_handle: String,
+}
+
 /// One SQS message of a batch: its ID (how a failure is reported back) and what its body holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub message_id: String,
     /// `attributes.ApproximateReceiveCount`: 1 on the first delivery.
     pub receive_count: Option<u32>,
+    /// `receiptHandle` and `eventSourceARN`: how the record can be given back to its queue early
+    /// (`requeue`); `None` when either is missing.
+    pub receipt: Option<Receipt>,
     pub intent: Result<Intent, MonitorError>,
 }
 
@@ -383,9 +393,17 @@ fn batch(records: &RawValue) -> Result<Vec<Record>, MonitorError> {
             None => Err(MonitorError::invalid(format!("Records[{index}].body is required"))),
             Some(body) => body_event(&body),
         };
+        let receipt = match (message.event_source_arn, message.receipt_handle) {
+            (Some(queue_arn), Some(receipt_handle)) => Some(Receipt {
+                queue_arn,
+                receipt_handle,
+            }),
+            _ => None,
+        };
         out.push(Record {
             message_id,
             receive_count,
+            receipt,
             intent,
         });
     }

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::connect::Connect;
 use crate::connect::Operation;
 use crate::error::{ErrorKind, MonitorError};
-use crate::event::{self, Intent, Payload};
+use crate::event::{self, Intent, Payload, Receipt, Record};
 use crate::logging::EventLog;
 use crate::metrics::{Calls, Metrics, Sink, Tally};
 use crate::outcome::{Outcome, SkipReason};
@@ -31,6 +31,7 @@ use crate::pipeline::{self, Env, Resolved};
 use crate::plan::{Plan, validate};
 use crate::pool::Snapshots;
 use crate::qa_state::DynamoState;
+use crate::requeue::{self, REQUEUE_TIME, Requeue, Requeued};
 use crate::retry::{Window, time_budget};
 
 /// What the handler needs, built once at init and kept by the execution environment.
@@ -47,6 +48,9 @@ pub struct App<C> {
     pub metrics: Metrics,
     /// The QA state table (`QA_STATE_TABLE`), built only when a QA rule has a quota.
     pub qa_state: Option<DynamoState>,
+    /// The SQS client that gives failed records back early, built only when
+    /// `SQS_RETRY_DELAY_SECONDS` is set.
+    pub requeue: Option<Requeue>,
 }
 
 impl<C> App<C> {
@@ -64,7 +68,15 @@ impl<C> App<C> {
             config,
             connect,
             qa_state: None,
+            requeue: None,
         }
+    }
+
+    /// The same, giving failed SQS records back to their queue early through `requeue` (see
+    /// [`Requeue::for_config`]).
+    pub fn with_requeue(mut self, requeue: Option<Requeue>) -> App<C> {
+        self.requeue = requeue;
+        self
     }
 
     /// The same, keeping the quota rules' counts and records in `state` (see
@@ -102,7 +114,7 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
     let started = Instant::now();
     let deadline = started + time_budget(event.context.deadline, SystemTime::now()).unwrap_or(Duration::ZERO);
     let mut tally = Tally::default();
-    let (batch, planned) = match event::read(&event.payload, &event.context.request_id) {
+    let (planned, receipts) = match event::read(&event.payload, &event.context.request_id) {
         Err(error) => {
             let result = Err(error);
             EventLog::default().emit(&result, Some(started.elapsed()));
@@ -111,28 +123,28 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
             app.metrics.emit(&tally);
             return result.map(Response::Single);
         }
-        Ok(Payload::Single(intent)) => (false, vec![plan(&app.config, Ok(*intent), SystemTime::now())]),
+        Ok(Payload::Single(intent)) => (vec![plan(&app.config, Ok(*intent), SystemTime::now())], None),
         Ok(Payload::Batch(records)) => {
-            let now = SystemTime::now();
-            let planned = records
-                .into_iter()
-                .map(|record| {
-                    let mut one = redelivered(plan(&app.config, record.intent, now), record.receive_count);
-                    one.log.message_id = Some(record.message_id);
-                    one.log.receive_count = record.receive_count;
-                    one
-                })
-                .collect();
-            (true, planned)
+            let (planned, receipts) = plan_batch(&app.config, records);
+            (planned, Some(receipts))
         }
     };
-    let window = Window::for_invocation(
+    let batch = receipts.is_some();
+    // A batch that gives records back to the queue keeps the time for it.
+    let calls_deadline = match &app.requeue {
+        Some(_) if batch => deadline.checked_sub(REQUEUE_TIME).unwrap_or(started).max(started),
+        _ => deadline,
+    };
+    let mut window = Window::for_invocation(
         batch,
         started,
-        deadline,
+        calls_deadline,
         app.config.retry_window,
         app.config.max_attempts,
     );
+    if let (Some(requeue), true) = (&app.requeue, batch) {
+        window = window.calls_until(started + requeue.delay);
+    }
     let (calls, results) = resolve(app, planned, window).await;
     tally.calls = calls;
     for operation in Operation::iter() {
@@ -142,21 +154,84 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
         tally.count(result);
     }
     tally.duration = started.elapsed();
-    let response = if batch {
-        Ok(Response::Batch(batch_response(&results, tally.duration)))
-    } else {
-        // A single event: one result.
-        let (log, result) = results.into_iter().next().unwrap_or_else(|| {
-            (
-                EventLog::default(),
-                Err(MonitorError::invalid("the invocation held no event")),
-            )
-        });
-        log.emit(&result, Some(tally.duration));
-        result.map(Response::Single)
+    let response = match receipts {
+        Some(receipts) => {
+            let response = batch_response(&results, tally.duration);
+            requeue_failed(app, &results, &receipts, deadline).await;
+            Ok(Response::Batch(response))
+        }
+        None => single_response(results, tally.duration),
     };
     app.metrics.emit(&tally);
     response
+}
+
+/// A batch's records, planned at one instant, and where each can be given back to its queue.
+fn plan_batch(config: &Config, records: Vec<Record>) -> (Vec<Planned>, Vec<Option<Receipt>>) {
+    let now = SystemTime::now();
+    records
+        .into_iter()
+        .map(|record| {
+            let mut one = redelivered(plan(config, record.intent, now), record.receive_count);
+            one.log.message_id = Some(record.message_id);
+            one.log.receive_count = record.receive_count;
+            (one, record.receipt)
+        })
+        .unzip()
+}
+
+/// A single event's answer, after its log line: its one result.
+fn single_response(
+    results: Vec<(EventLog, Result<Outcome, MonitorError>)>,
+    duration: Duration,
+) -> Result<Response, MonitorError> {
+    let (log, result) = results.into_iter().next().unwrap_or_else(|| {
+        (
+            EventLog::default(),
+            Err(MonitorError::invalid("the invocation held no event")),
+        )
+    });
+    log.emit(&result, Some(duration));
+    result.map(Response::Single)
+}
+
+/// Gives the records that failed with an error a retry can soon fix back to their queue, to be
+/// delivered again after `SQS_RETRY_DELAY_SECONDS` (growing with the receives) rather than the
+/// queue's visibility timeout; by `deadline`. A record SQS did not take back still comes back, later:
+/// a line says so, nothing fails.
+async fn requeue_failed<C>(
+    app: &App<C>,
+    results: &[(EventLog, Result<Outcome, MonitorError>)],
+    receipts: &[Option<Receipt>],
+    deadline: Instant,
+) {
+    let Some(requeue) = &app.requeue else { return };
+    let records: Vec<Requeued> = results
+        .iter()
+        .zip(receipts)
+        .filter_map(|((log, result), receipt)| {
+            let early = result.as_ref().err()?.kind.meaning().requeue_early;
+            let receipt = receipt.as_ref().filter(|_| early)?;
+            Some(Requeued {
+                queue_arn: receipt.queue_arn.clone(),
+                receipt_handle: receipt.receipt_handle.clone(),
+                visible_in: requeue::visible_in(requeue.delay, log.receive_count.unwrap_or(1), fastrand::f64()),
+            })
+        })
+        .collect();
+    if records.is_empty() {
+        return;
+    }
+    let count = records.len();
+    match tokio::time::timeout_at(deadline, requeue.give_back(&records)).await {
+        Ok((given_back, None)) => tracing::info!(records = count, given_back, "monitor-contact requeue"),
+        Ok((given_back, Some(error))) => tracing::warn!(records = count, given_back, error, "monitor-contact requeue"),
+        Err(_) => tracing::warn!(
+            records = count,
+            error = "no answer from SQS before the deadline",
+            "monitor-contact requeue"
+        ),
+    }
 }
 
 /// A batch's answer, the records to retry, after a log line per record and one for the batch.

@@ -7,7 +7,8 @@
 //! [`pipeline`] makes the Connect calls for all of them (grouped per monitor, retried as [`retry`]
 //! says, paced by [`budget`], picking from the pools with [`pool`]) through the seam in [`connect`]
 //! ([`sdk`] sets up the SDK); quota rules keep their counts and records through the seam in
-//! [`qa_state`]; [`outcome`] is what an event comes to, [`error`] what it fails with and
+//! [`qa_state`]; a batch's records that can be retried soon go back to their queue through
+//! [`requeue`]; [`outcome`] is what an event comes to, [`error`] what it fails with and
 //! what that means; [`metrics`] and [`logging`] are what the function writes besides its answer.
 //! [`config`] is read once at init. [`report`] is the second binary's, `monitor-contact-report`: QA
 //! coverage from the record the quota rules keep. The documentation pages are in `docs/`.
@@ -36,6 +37,7 @@ pub(crate) mod qa;
 pub mod qa_state;
 pub mod quota;
 pub mod report;
+pub mod requeue;
 pub(crate) mod retry;
 pub mod runtime;
 pub(crate) mod sampling;

@@ -1,7 +1,8 @@
 //! The Lambda entry point: logging, configuration and the clients (Connect; DynamoDB only for QA
-//! quotas), once; then the runtime.
+//! quotas; SQS only to give failed records back early), once; then the runtime.
 
 use monitor_contact::qa_state::DynamoState;
+use monitor_contact::requeue::Requeue;
 use monitor_contact::{App, Config, ConnectApi, runtime, sdk};
 
 // One invocation at a time per execution environment: a single-threaded runtime starts faster and
@@ -17,5 +18,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let region = sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default();
     let config = Config::from_env(&region).inspect_err(|e| tracing::error!("{e}"))?;
     let qa_state = DynamoState::for_config(&config, &sdk);
-    runtime::run(App::new(config, ConnectApi::new(&sdk)).with_qa_state(qa_state)).await
+    let requeue = Requeue::for_config(&config, &sdk);
+    let app = App::new(config, ConnectApi::new(&sdk))
+        .with_qa_state(qa_state)
+        .with_requeue(requeue);
+    runtime::run(app).await
 }

@@ -299,11 +299,7 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
     /// before the deadline).
     fn turn(&self, operation: Operation, earliest: Instant, retry: bool) -> Option<Instant> {
         let window = self.window;
-        let latest = if retry {
-            window.until.min(window.deadline)
-        } else {
-            window.deadline
-        };
+        let latest = if retry { window.until } else { window.first_until }.min(window.deadline);
         if earliest >= window.deadline || earliest > latest {
             return None;
         }
@@ -316,6 +312,13 @@ impl<C: Connect, S: QaState> Run<'_, '_, C, S> {
             let rate = self.env.pacer.rate(operation).unwrap_or_default();
             return Failed::Connect(ConnectFailure::Throttling(format!(
                 "this environment's pace for {} was lowered to {rate:.2} calls/s after throttles and left no turn before the deadline",
+                operation.as_str()
+            )));
+        }
+        if self.window.first_until < self.window.deadline {
+            let rate = self.env.pacer.rate(operation).unwrap_or_default();
+            return Failed::Connect(ConnectFailure::Throttling(format!(
+                "this environment's budget for {} ({rate:.2} calls/s) left no turn within the batch's time for calls (SQS_RETRY_DELAY_SECONDS): the record goes back to the queue",
                 operation.as_str()
             )));
         }
@@ -699,6 +702,7 @@ mod tests {
         let now = Instant::now();
         let window = Window {
             until: now,
+            first_until: now + budget,
             deadline: now + budget,
             max_attempts: None,
         };

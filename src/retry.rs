@@ -78,6 +78,9 @@ pub fn time_budget(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
 pub struct Window {
     /// No retry starts after this instant.
     pub until: Instant,
+    /// No call's first attempt starts after this instant: the deadline, except in a batch that gives
+    /// records back to the queue (see [`Window::calls_until`]).
+    pub first_until: Instant,
     /// Every attempt ends by then: the invocation's deadline.
     pub deadline: Instant,
     /// `AWS_MAX_ATTEMPTS`, when set.
@@ -115,6 +118,7 @@ impl Window {
         }
         Window {
             until: started + retry_window,
+            first_until: deadline,
             deadline,
             max_attempts,
         }
@@ -125,8 +129,23 @@ impl Window {
     pub fn to_deadline(deadline: Instant, max_attempts: Option<u32>) -> Window {
         Window {
             until: deadline,
+            first_until: deadline,
             deadline,
             max_attempts,
+        }
+    }
+
+    /// The same, starting no attempt after `at` (nor after the deadline). A batch that gives its failed
+    /// records back to the queue (`requeue`) makes its calls within `SQS_RETRY_DELAY_SECONDS`: a record
+    /// whose call would wait longer for its turn comes back through the queue about as soon, while
+    /// holding it would hold the whole batch (its other records are deleted only when it answers, and
+    /// the queue's next batch waits for a free environment).
+    pub fn calls_until(self, at: Instant) -> Window {
+        let at = at.min(self.deadline);
+        Window {
+            until: self.until.min(at),
+            first_until: self.first_until.min(at),
+            ..self
         }
     }
 
@@ -166,6 +185,30 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_that_gives_records_back_starts_no_attempt_after_its_time_for_calls() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let window = Window::to_deadline(now + secs(40), None).calls_until(now + secs(10));
+        assert_eq!(
+            (window.until, window.first_until, window.deadline),
+            (now + secs(10), now + secs(10), now + secs(40))
+        );
+        // A draw past the time for calls retries at its last moment, as a single invocation does
+        // (nothing else of the batch's can start after it); past the last moment, none.
+        assert_eq!(
+            window.retry_at(1, now + ms(9_900), ms(100), ms(200)),
+            Some(now + secs(10))
+        );
+        assert_eq!(window.retry_at(1, now + ms(9_990), ms(100), ms(200)), None);
+        assert_eq!(
+            window.retry_at(1, now + ms(9_000), ms(100), ms(200)),
+            Some(now + ms(9_200))
+        );
+        let short = Window::to_deadline(now + secs(5), None).calls_until(now + secs(10));
+        assert_eq!((short.until, short.first_until), (now + secs(5), now + secs(5)));
+    }
+
+    #[test]
     fn back_off_grows_with_jitter_the_first_within_50_to_500_ms() {
         assert_eq!(backoff(1, 0.0), ms(50));
         assert_eq!(backoff(1, 0.999_999), FIRST_BACKOFF.mul_f64(0.1 + 0.9 * 0.999_999));
@@ -197,6 +240,7 @@ mod tests {
         // The flow function: 7.7 s to the deadline, retries for 2.5 s.
         let window = Window {
             until: t0 + ms(2500),
+            first_until: t0 + ms(7700),
             deadline: t0 + ms(7700),
             max_attempts: None,
         };
@@ -244,6 +288,7 @@ mod tests {
         let t0 = Instant::now();
         let batch = Window {
             until: t0 + ms(39_700),
+            first_until: t0 + ms(39_700),
             deadline: t0 + ms(39_700),
             max_attempts: None,
         };
