@@ -51,6 +51,7 @@
 #[path = "../../tests/support/connect_double/mod.rs"]
 mod connect_double;
 mod picture;
+mod queue_endpoint;
 mod report;
 #[path = "../support/rng.rs"]
 mod rng;
@@ -111,6 +112,9 @@ struct Settings {
     visibility_timeout: Duration,
     max_receive_count: u32,
     sqs_timeout: Duration,
+    /// `SQS_RETRY_DELAY_SECONDS` of the SQS path's environments (the template's 10;
+    /// `PEAK_SQS_RETRY_DELAY`, 0 to turn it off).
+    sqs_retry_delay: u32,
     /// `CONNECT_CALLS_PER_SECOND` of the SQS path's environments (the template's).
     calls_per_second: f64,
     /// Another client's requests/s of MonitorContact from the SQS path's quota (`PEAK_OTHER_RATE`);
@@ -158,6 +162,10 @@ impl Settings {
             visibility_timeout: Duration::from_secs(270),
             max_receive_count: 3,
             sqs_timeout: Duration::from_secs(40),
+            sqs_retry_delay: std::env::var("PEAK_SQS_RETRY_DELAY")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(10),
             calls_per_second: 1.0,
             other_rate,
             processes: (number("PEAK_PROCESSES", 16.0) as usize).clamp(1, 64),
@@ -228,12 +236,14 @@ async fn run(settings: Settings) -> Result<()> {
         )),
         false => None,
     };
+    let queue = Arc::new(Mutex::new(Queue::default()));
+    let queue_endpoint = queue_endpoint::start(Arc::clone(&queue)).await?;
     let sqs_launcher = Arc::new(Launcher::new(launch(
         &settings,
         &binary,
         &sqs_double,
         &load.supervisors,
-        true,
+        Some(&queue_endpoint),
     )));
     let async_launcher = async_double.as_ref().map(|double| {
         Arc::new(Launcher::new(launch(
@@ -241,7 +251,7 @@ async fn run(settings: Settings) -> Result<()> {
             &binary,
             double,
             &load.supervisors,
-            false,
+            None,
         )))
     });
     eprintln!(
@@ -257,7 +267,6 @@ async fn run(settings: Settings) -> Result<()> {
             .unwrap_or_default()
     );
 
-    let queue = Arc::new(Mutex::new(Queue::default()));
     let lambda = per_event.then(|| Arc::new(Mutex::new(AsyncLambda::default())));
     let enqueued = Arc::new(Mutex::new(vec![None; load.deliveries.len()]));
     let stop = Arc::new(AtomicBool::new(false));
@@ -540,6 +549,19 @@ fn self_checks() -> Result<()> {
     check(
         queue.receive(10, now, &quick).is_empty() && queue.messages[1].state == MessageState::DeadLettered,
         "after 3 receives the message moves to the dead-letter queue",
+    )?;
+    let mut given = Queue::default();
+    given.send("{}".into(), "m-0".into(), now);
+    let received = given.receive(10, now, &settings);
+    let receipt = received[0].1["receiptHandle"].as_str().unwrap_or_default().to_owned();
+    check(
+        given.receive(10, now, &settings).is_empty()
+            && !given.change_visibility("AQEB-not-a-receipt", Duration::ZERO, now)
+            && given.change_visibility(&receipt, Duration::ZERO, now)
+            && given.receive(10, now, &settings).len() == 1
+            && !given.change_visibility(&receipt, Duration::ZERO, now)
+            && given.given_back == 1,
+        "a record given back with its latest receipt comes back at once; an older receipt is refused",
     )?;
     check(
         batch_failures("").is_ok_and(|f| f.is_empty())

@@ -9,6 +9,10 @@ use crate::report::{Report, Shared};
 use crate::svg::nice_ceiling;
 use crate::{OPERATIONS, Settings};
 
+/// The lowest rate the budget's controller lowers a pace to, as a share of the budget (`FLOOR` in
+/// src/budget.rs).
+const PACE_FLOOR: f64 = 0.25;
+
 /// Per-second counts from `t0`: admitted calls per operation, and throttled answers.
 pub(crate) fn per_second(
     served: &[Served],
@@ -287,9 +291,9 @@ pub(crate) fn draw_shared(settings: &Settings, ran: Duration, sqs: &Report, shar
         }
         let _ = writeln!(
             svg,
-            r##"<text x="{}" y="{}" text-anchor="end" fill="#555">s since the load started; {unit}</text>"##,
+            r##"<text x="{}" y="{}" text-anchor="end" fill="#555">s since the load started (shaded: the load); {unit}</text>"##,
             margin_left + plot_width,
-            top - 8.0
+            top + panel + 32.0
         );
         let step = if seconds > 300 { 60 } else { 30 };
         for second in (0..=seconds).step_by(step) {
@@ -331,7 +335,7 @@ pub(crate) fn draw_shared(settings: &Settings, ran: Duration, sqs: &Report, shar
     let y = |value: f64| top + panel - panel * value.min(y_max) / y_max;
     let _ = writeln!(
         svg,
-        r#"<text x="{margin_left}" y="{}" font-size="13" font-weight="bold">MonitorContact per second: the function {} attempts ({} throttled), the other client {} requests ({} throttled)</text>"#,
+        r#"<text x="{margin_left}" y="{}" font-size="13" font-weight="bold">MonitorContact per second: the function {} attempts ({} throttled); the other client {} ({} throttled)</text>"#,
         top - 8.0,
         function.iter().chain(&function_throttled).sum::<f64>(),
         function_throttled.iter().sum::<f64>(),
@@ -391,7 +395,7 @@ pub(crate) fn draw_shared(settings: &Settings, ran: Duration, sqs: &Report, shar
     let y = |value: f64| top + panel - panel * value.min(y_max) / y_max;
     let _ = writeln!(
         svg,
-        r#"<text x="{margin_left}" y="{}" font-size="13" font-weight="bold">Each environment's MonitorContact PacedRate (EMF, after each invocation); the function's Connect calls: {function_calls}, {function_all_throttled} throttled; queue drained {} after the load</text>"#,
+        r#"<text x="{margin_left}" y="{}" font-size="13" font-weight="bold">MonitorContact PacedRate per environment (EMF); {function_calls} Connect calls, {function_all_throttled} throttled; drained {} after the load</text>"#,
         top - 8.0,
         crate::report::seconds(sqs.last_final_after_load)
     );
@@ -399,7 +403,7 @@ pub(crate) fn draw_shared(settings: &Settings, ran: Duration, sqs: &Report, shar
     axes(&mut svg, top, panel, y_max, &ticks, "calls/s");
     for (value, dash, label) in [
         (budget, "6,4", format!("budget {budget}/s (CONNECT_CALLS_PER_SECOND)")),
-        (budget * 0.1, "2,3", format!("floor {}/s", budget * 0.1)),
+        (budget * PACE_FLOOR, "2,3", format!("floor {}/s", budget * PACE_FLOOR)),
     ] {
         let _ = writeln!(
             svg,
@@ -480,7 +484,7 @@ pub(crate) fn draw_shared(settings: &Settings, ran: Duration, sqs: &Report, shar
             legend_y - 10.0,
             lx + 18.0
         );
-        lx += 270.0;
+        lx += 340.0;
     }
     for (environment, colour, stroke) in legend_environments {
         let _ = writeln!(

@@ -66,6 +66,8 @@ pub(crate) struct Report {
     pub(crate) calls: BTreeMap<&'static str, usize>,
     pub(crate) throttled: BTreeMap<&'static str, usize>,
     pub(crate) dead_lettered: usize,
+    /// Failed records the function gave back to the queue early (SQS: ChangeMessageVisibility).
+    pub(crate) given_back: Option<u64>,
     pub(crate) to_monitor: Vec<Duration>,
     /// Monitors started before the load ended.
     pub(crate) started_during_load: usize,
@@ -155,6 +157,7 @@ pub(crate) fn sqs_report(
         return report;
     };
     report.invocations = queue.invocations;
+    report.given_back = Some(queue.given_back);
     for attempt in queue.attempts.iter().filter(|a| !a.deleted) {
         let why = match &attempt.invocation_error {
             Some(error) => format!("whole batch returned ({error})"),
@@ -326,6 +329,13 @@ fn print_table(settings: &Settings, reports: &[&Report]) {
             r.retries.get(failure).copied().unwrap_or(0).to_string()
         });
     }
+    row(
+        "failed records given back early (SQS_RETRY_DELAY_SECONDS)",
+        &|r| match r.given_back {
+            Some(n) => n.to_string(),
+            None => "—".to_owned(),
+        },
+    );
     row("dead-lettered", &|r| r.dead_lettered.to_string());
     row("events lost (must be 0)", &|r| r.lost.to_string());
     row(

@@ -307,6 +307,8 @@ pub(crate) struct Message {
     pub(crate) first_receive_ms: Option<u128>,
     pub(crate) receives: u32,
     pub(crate) visible_at: Instant,
+    /// The receipt handle of its latest receive (ChangeMessageVisibility takes only that one).
+    pub(crate) receipt: Option<String>,
     pub(crate) state: MessageState,
     /// When it was deleted or dead-lettered.
     pub(crate) settled: Option<Instant>,
@@ -329,6 +331,8 @@ pub(crate) struct Queue {
     pub(crate) by_id: HashMap<String, usize>,
     pub(crate) attempts: Vec<SqsAttempt>,
     pub(crate) receipts: u64,
+    /// Records the function gave back early (ChangeMessageVisibility accepted).
+    pub(crate) given_back: u64,
     pub(crate) invocations: usize,
     pub(crate) batch_sizes: Vec<usize>,
 }
@@ -345,6 +349,7 @@ impl Queue {
             first_receive_ms: None,
             receives: 0,
             visible_at: now,
+            receipt: None,
             state: MessageState::Visible,
             settled: None,
         });
@@ -379,9 +384,11 @@ impl Queue {
             message.visible_at = now + settings.visibility_timeout;
             let first = *message.first_receive_ms.get_or_insert(now_ms);
             self.receipts += 1;
+            let receipt = format!("AQEB{:016x}{}", self.receipts, &message.md5[..16]);
+            message.receipt = Some(receipt.clone());
             let record = json!({
                 "messageId": message.id,
-                "receiptHandle": format!("AQEB{:016x}{}", self.receipts, &message.md5[..16]),
+                "receiptHandle": receipt,
                 "body": message.body,
                 "attributes": {
                     "ApproximateReceiveCount": message.receives.to_string(),
@@ -398,6 +405,23 @@ impl Queue {
             out.push((index, record));
         }
         out
+    }
+
+    /// ChangeMessageVisibility: the in-flight message whose latest receipt is `receipt` becomes
+    /// visible `timeout` after `now`; `false` (SQS's ReceiptHandleIsInvalid) for any other receipt.
+    pub(crate) fn change_visibility(&mut self, receipt: &str, timeout: Duration, now: Instant) -> bool {
+        let found = self
+            .messages
+            .iter_mut()
+            .find(|m| m.state == MessageState::InFlight && m.receipt.as_deref() == Some(receipt));
+        match found {
+            Some(message) => {
+                message.visible_at = now + timeout;
+                self.given_back += 1;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Messages neither deleted nor dead-lettered.
@@ -701,8 +725,9 @@ pub(crate) fn launch(
     binary: &Path,
     double: &ConnectDouble,
     supervisors: &[String],
-    sqs: bool,
+    queue_endpoint: Option<&str>,
 ) -> Launch {
+    let sqs = queue_endpoint.is_some();
     let launch = Launch::new(binary)
         .env(
             "AWS_LAMBDA_FUNCTION_NAME",
@@ -720,8 +745,11 @@ pub(crate) fn launch(
         .env("MAX_EVENT_AGE_SECONDS", "300")
         .stdout(Capture::Buffer)
         .stderr(Capture::Inherit);
-    if sqs {
-        launch.env("CONNECT_CALLS_PER_SECOND", settings.calls_per_second.to_string())
+    if let Some(endpoint) = queue_endpoint {
+        launch
+            .env("CONNECT_CALLS_PER_SECOND", settings.calls_per_second.to_string())
+            .env("AWS_ENDPOINT_URL_SQS", endpoint)
+            .env("SQS_RETRY_DELAY_SECONDS", settings.sqs_retry_delay.to_string())
     } else {
         launch
             .env("CONNECT_CALLS_PER_SECOND", "off")
