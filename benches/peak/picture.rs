@@ -226,7 +226,7 @@ pub(crate) fn draw_shared(settings: &Settings, ran: Duration, sqs: &Report, shar
     let (width, margin_left, margin_top) = (1040.0, 60.0, 40.0);
     let plot_width = width - margin_left - 20.0;
     let (calls_panel, pace_panel) = (260.0, 180.0);
-    let height = margin_top + calls_panel + 60.0 + pace_panel + 90.0;
+    let height = margin_top + calls_panel + 60.0 + pace_panel + 110.0;
     let x = |second: f64| margin_left + plot_width * second / seconds as f64;
     let bin = |at: f64| (at >= 0.0 && at < seconds as f64).then_some(at as usize);
 
