@@ -170,15 +170,16 @@ def grants_dynamodb(action):
     )
 
 
-def names_table(resource, tables):
-    """True when the resource is a table of the template (!GetAtt T.Arn) or one of its indexes (a Sub of ${T.Arn}/index/...)."""
+def names_arn_of(resource, logical_ids):
+    """True when the resource is the ARN of one of `logical_ids` (!GetAtt T.Arn), or of a table's index (a Sub of
+    ${T.Arn}/index/...)."""
     if isinstance(resource, dict) and list(resource) == ["Fn::GetAtt"]:
         target = as_list(resource["Fn::GetAtt"])
         target = target[0].split(".") if len(target) == 1 else target
-        return len(target) == 2 and target[0] in tables and target[1] == "Arn"
+        return len(target) == 2 and target[0] in logical_ids and target[1] == "Arn"
     if isinstance(resource, dict) and list(resource) == ["Fn::Sub"] and isinstance(resource["Fn::Sub"], str):
         match = re.fullmatch(r"\$\{([A-Za-z0-9]+)\.Arn\}(/index/[A-Za-z0-9_.*-]+)?", resource["Fn::Sub"])
-        return bool(match) and match.group(1) in tables
+        return bool(match) and match.group(1) in logical_ids
     return False
 
 
@@ -212,33 +213,50 @@ def function_policy_nodes(template, function):
     return nodes
 
 
-def dynamodb_problems(template):
-    tables = of_type(template, "AWS::DynamoDB::Table")
-    found = table_problems(template)
+def statements_granting(template, grants):
+    """Every Allow statement of the template with the actions `grants` matches: (path, statement, actions)."""
     for path, statement in statements(resources(template), "Resources"):
         if statement.get("Effect") != "Allow":
             continue
-        actions = [a for a in as_list(statement.get("Action", [])) if grants_dynamodb(a)]
-        if not actions:
-            continue
+        actions = [a for a in as_list(statement.get("Action", [])) if grants(a)]
+        if actions:
+            yield path, statement, actions
+
+
+def flow_functions(template):
+    """The functions contact flows invoke (named by an IntegrationAssociation): (logical ID, definition)."""
+    functions = of_type(template, "AWS::Serverless::Function", "AWS::Lambda::Function")
+    for association in of_type(template, "AWS::Connect::IntegrationAssociation").values():
+        function = named(props(association).get("IntegrationArn"))
+        if function in functions:
+            yield function, functions[function]
+
+
+def allowed_statements(template, function, definition):
+    """The Allow statements of a function's policies and of the role it names: (path, statement)."""
+    for node in function_policy_nodes(template, definition):
+        for path, statement in statements(node, f"Resources.{function}.Policies"):
+            if statement.get("Effect") == "Allow":
+                yield path, statement
+
+
+def dynamodb_problems(template):
+    tables = of_type(template, "AWS::DynamoDB::Table")
+    found = table_problems(template)
+    for path, statement, actions in statements_granting(template, grants_dynamodb):
         for action in actions:
             if any(c in action for c in "*?"):
                 found.append(f"{path}: {action!r} is a wildcard: name the DynamoDB actions the code makes")
         resource_list = statement_resources(statement, path, actions, found)
         for resource in resource_list:
-            if not names_table(resource, tables):
+            if not names_arn_of(resource, tables):
                 found.append(f"{path}: {actions} on {resource!r}, not a table of the template")
     found += managed_policies_granting(template, "dynamodb", "DynamoDB")
-    functions = of_type(template, "AWS::Serverless::Function", "AWS::Lambda::Function")
-    for association in of_type(template, "AWS::Connect::IntegrationAssociation").values():
-        function = named(props(association).get("IntegrationArn"))
-        if function not in functions:
-            continue
-        for node in function_policy_nodes(template, functions[function]):
-            for path, statement in statements(node, f"Resources.{function}.Policies"):
-                if statement.get("Effect") == "Allow" and any(grants_dynamodb(a) for a in as_list(statement.get("Action", []))):
-                    found.append(f"{path}: the function contact flows invoke is allowed DynamoDB actions")
-        variables = ((props(functions[function]).get("Environment") or {}).get("Variables") or {})
+    for function, definition in flow_functions(template):
+        for path, statement in allowed_statements(template, function, definition):
+            if any(grants_dynamodb(a) for a in as_list(statement.get("Action", []))):
+                found.append(f"{path}: the function contact flows invoke is allowed DynamoDB actions")
+        variables = ((props(definition).get("Environment") or {}).get("Variables") or {})
         if "QA_STATE_TABLE" in variables:
             found.append(f"Resources.{function}: the function contact flows invoke is given QA_STATE_TABLE")
     return found
@@ -257,22 +275,14 @@ def requeue_problems(template):
     contact flows invoke (it has no queue to give records back to)."""
     queues = of_type(template, "AWS::SQS::Queue")
     found = []
-    for path, statement in statements(resources(template), "Resources"):
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = [a for a in as_list(statement.get("Action", [])) if grants_change_visibility(a)]
-        if not actions:
-            continue
+    for path, statement, actions in statements_granting(template, grants_change_visibility):
         for resource in statement_resources(statement, path, actions, found):
-            if not names_table(resource, queues):
+            if not names_arn_of(resource, queues):
                 found.append(f"{path}: {actions} on {resource!r}, not a queue of the template")
-    functions = of_type(template, "AWS::Serverless::Function", "AWS::Lambda::Function")
-    for association in of_type(template, "AWS::Connect::IntegrationAssociation").values():
-        function = named(props(association).get("IntegrationArn"))
-        for node in function_policy_nodes(template, functions.get(function, {})) if function in functions else []:
-            for path, statement in statements(node, f"Resources.{function}.Policies"):
-                if statement.get("Effect") == "Allow" and any(grants_change_visibility(a) for a in as_list(statement.get("Action", []))):
-                    found.append(f"{path}: the function contact flows invoke may change SQS visibility")
+    for function, definition in flow_functions(template):
+        for path, statement in allowed_statements(template, function, definition):
+            if any(grants_change_visibility(a) for a in as_list(statement.get("Action", []))):
+                found.append(f"{path}: the function contact flows invoke may change SQS visibility")
     return found
 
 

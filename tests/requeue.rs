@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use monitor_contact::requeue::Requeue;
 use monitor_contact::{Response, handle};
 use serde_json::{Value, json};
-use support::connect_double::{Failure, MONITOR_CONTACT, Scenario};
+use support::connect_double::{ConnectDouble, Failure, MONITOR_CONTACT, Scenario};
 use support::harness::*;
 use support::moto::{Moto, sdk_config_for};
 
@@ -86,6 +86,24 @@ async fn failures(app: &TestApp, payload: &str) -> Vec<String> {
     }
 }
 
+/// The batch's answer (the failed message IDs) and its log lines, MonitorContact throttled `times`
+/// first.
+async fn throttled_batch(
+    double: &ConnectDouble,
+    times: usize,
+    app: &TestApp,
+    payload: &str,
+) -> (Vec<String>, Captured) {
+    double.fail_next_on(
+        MONITOR_CONTACT,
+        (0..times).map(|_| Failure::new(429, "ThrottlingException", "Rate exceeded")),
+    );
+    let (logs, guard) = capture_logs();
+    let failed = failures(app, payload).await;
+    drop(guard);
+    (failed, logs)
+}
+
 /// The message ID a body was sent with, from the event.
 fn id_of(payload: &str, body: &str) -> String {
     let event: Value = serde_json::from_str(payload).unwrap_or_default();
@@ -118,13 +136,7 @@ async fn a_throttled_record_comes_back_in_seconds_and_an_invalid_one_after_the_v
     app.app = app
         .app
         .with_requeue(Some(Requeue::new(&moto.sdk_config().await, delay)));
-    double.fail_next_on(
-        MONITOR_CONTACT,
-        (0..3).map(|_| Failure::new(429, "ThrottlingException", "Rate exceeded")),
-    );
-    let (logs, guard) = capture_logs();
-    let failed = failures(&app, &payload).await;
-    drop(guard);
+    let (failed, logs) = throttled_batch(&double, 3, &app, &payload).await;
     let (throttled_id, invalid_id) = (id_of(&payload, &throttled), id_of(&payload, &invalid));
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(
@@ -181,13 +193,7 @@ async fn a_queue_that_does_not_answer_changes_nothing_in_the_batch_answer() {
     app.app = app
         .app
         .with_requeue(Some(Requeue::new(&nowhere, Duration::from_secs(10))));
-    double.fail_next_on(
-        MONITOR_CONTACT,
-        (0..2).map(|_| Failure::new(429, "ThrottlingException", "Rate exceeded")),
-    );
-    let (logs, guard) = capture_logs();
-    let failed = failures(&app, &payload).await;
-    drop(guard);
+    let (failed, logs) = throttled_batch(&double, 2, &app, &payload).await;
     assert_eq!(failed, ["m-0"]);
     let text = logs.text();
     let line = text
