@@ -129,22 +129,7 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
             (planned, Some(receipts))
         }
     };
-    let batch = receipts.is_some();
-    // A batch that gives records back to the queue keeps the time for it.
-    let calls_deadline = match &app.requeue {
-        Some(_) if batch => deadline.checked_sub(REQUEUE_TIME).unwrap_or(started).max(started),
-        _ => deadline,
-    };
-    let mut window = Window::for_invocation(
-        batch,
-        started,
-        calls_deadline,
-        app.config.retry_window,
-        app.config.max_attempts,
-    );
-    if let (Some(requeue), true) = (&app.requeue, batch) {
-        window = window.calls_until(started + requeue.delay);
-    }
+    let window = calls_window(app, receipts.is_some(), started, deadline);
     let (calls, results) = resolve(app, planned, window).await;
     tally.calls = calls;
     for operation in Operation::iter() {
@@ -164,6 +149,20 @@ pub async fn handle<C: Connect>(app: &App<C>, event: LambdaEvent<String>) -> Res
     };
     app.metrics.emit(&tally);
     response
+}
+
+/// When the invocation's Connect calls may start and must end (see `retry`). A batch that gives
+/// failed records back to the queue keeps `REQUEUE_TIME` before its deadline for that, and makes its
+/// calls within `SQS_RETRY_DELAY_SECONDS` ([`Window::calls_until`]).
+fn calls_window<C>(app: &App<C>, batch: bool, started: Instant, deadline: Instant) -> Window {
+    let (window, attempts) = (app.config.retry_window, app.config.max_attempts);
+    match &app.requeue {
+        Some(requeue) if batch => {
+            let calls_end = deadline.checked_sub(REQUEUE_TIME).unwrap_or(started).max(started);
+            Window::for_invocation(true, started, calls_end, window, attempts).calls_until(started + requeue.delay)
+        }
+        _ => Window::for_invocation(batch, started, deadline, window, attempts),
+    }
 }
 
 /// A batch's records, planned at one instant, and where each can be given back to its queue.
