@@ -1,38 +1,10 @@
 //! The deterministic ClientTokens: what makes a retry, a redelivery or a sibling event replay a
-//! monitor instead of starting a second one.
+//! monitor instead of starting a second one. Four kinds: per contact for Connect's own events
+//! ([`contact_token`], [`contact_pool_token`]), per event for flows, direct invocations and custom
+//! events ([`client_token`], [`pool_token`]); their construction and why: docs/how-it-decides.md,
+//! "ClientToken derivation".
 //!
-//! Two scopes. For Amazon Connect's own events (contact events, Contact Lens rule matches: the
-//! automatic paths) the unit is the contact: the token names the monitor it stands for, not the event,
-//! so that any number of events about one contact (INITIATED then CONNECTED_TO_AGENT, two Contact Lens
-//! rules, redeliveries) attach at most one monitor per named supervisor and at most one pool-picked
-//! monitor per [`Purpose`]:
-//!
-//! - [`contact_token`] for a named (default) supervisor: `mcc1-` and the hash below over domain
-//!   `"monitor-contact/contact-token/v1"` and (instance ID, contact ID, user ID);
-//! - [`contact_pool_token`] for a pool pick: `mccp1-` over domain
-//!   `"monitor-contact/contact-pool-token/v1"` and (instance ID, contact ID, purpose).
-//!
-//! Contact flows, direct invocations and custom EventBridge events name the event on purpose (a caller
-//! that sends a new event means a new monitor), so their tokens derive from the event ID:
-//!
-//! A supervisor named by the event or the configuration gets [`client_token`]: `mc1-` followed by the
-//! lower-case hex SHA-256 of
-//!
-//! ```text
-//! "monitor-contact/client-token/v1" || for each of (event ID, instance ID, contact ID, user ID):
-//!     (length of the field in bytes as a 64-bit big-endian integer) || (the field's UTF-8 bytes)
-//! ```
-//!
-//! A supervisor picked from the pool gets [`pool_token`]: `mcp1-` and the same construction over
-//! domain `"monitor-contact/pool-token/v1"` and (event ID, instance ID, contact ID), without the user.
-//! A retry of the event that ranks the pool differently (the first pick is now busy with this very
-//! monitor, someone logged out) then sends the same token for another user, and Connect refuses that
-//! second monitor with IdempotencyException instead of attaching a second supervisor.
-//!
-//! 68, 69, 69 and 70 characters. The length prefixes make the encoding unambiguous (no two different tuples
-//! hash the same bytes), the domain strings and the versioned prefixes keep the two kinds apart from
-//! each other and from any other use of the same IDs. The same inputs give the same token on every
-//! retry, cold start and release: the test vectors below pin them, and changing one would let a retry
+//! The test vectors below pin every kind: a token that changed between releases would let a retry
 //! that straddles a deployment attach a supervisor twice.
 
 use sha2::{Digest, Sha256};

@@ -1,32 +1,10 @@
 //! Metrics, as CloudWatch Embedded Metric Format (EMF): JSON documents on stdout, one per line, that
-//! CloudWatch Logs turns into metrics with no API call and no extra permission.
+//! CloudWatch Logs turns into metrics with no API call and no extra permission. A few documents per
+//! invocation aggregate its counts; which metrics, units and dimensions: docs/operations.md, "Metrics".
 //!
-//! Per invocation (a batch of SQS records is one invocation), the counts are aggregated into a few
-//! documents, each with the `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`):
-//!
-//! - `Started`, `Duration` (milliseconds), `ConnectThrottled` (attempts Connect answered with
-//!   ThrottlingException, those retried successfully included) and `PoolEligible` (eligible members
-//!   GetCurrentUserData showed, when a pool pick happened) and `QaStateCalls` (calls to the QA state
-//!   table, when a quota rule decided): dimensions `[FunctionName]`;
-//! - `Skipped` per skip reason, `[FunctionName, Reason]`;
-//! - `Failed` per errorType, `[FunctionName, ErrorType]`;
-//! - `ConnectCalls` per operation called, `[FunctionName, Operation]` (one per attempt, retries
-//!   counted: what Connect's quota counts), with `PacedRate` (calls per second) where the function is
-//!   paced (`CONNECT_CALLS_PER_SECOND`): the rate the budget allows that operation after the
-//!   invocation, lowered by throttles (see `budget`);
-//! - for QA outcomes, `Started` and `Skipped` per rule, `[FunctionName, QaRule]`.
-//!
-//! Identifiers (contacts, events, supervisors) are never dimensions, and nothing from the customer
-//! appears. Metrics are not logs: they are written whatever the log level, as whole lines of their
-//! own (not inside a log record). Lambda's log-level filter reads JSON lines without a `level` as
-//! INFO and drops them under `ApplicationLogLevel` WARN or ERROR, so under those levels each
-//! document carries that `level`, and passes.
-//!
-//! Written by hand rather than with a crate: the two maintained ones (`metrique`, a per-request
-//! struct with proc macros and sinks; `metrics_cloudwatch_embedded`, a process-global recorder for the
-//! `metrics` facade) add dependencies to the cold start, add no `level`, and would hide per-invocation
-//! aggregation behind global state that tests cannot capture per function instance. The format is a
-//! small, stable JSON specification; `tests/` parse every document the function writes.
+//! Written whatever the log level, as whole lines of their own, each carrying the `level` Lambda's
+//! log-level filter needs to keep it. Written by hand, not with a crate: see docs/decisions.md
+//! ("Metrics written by hand").
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -1,31 +1,13 @@
 //! The invocation's time and how one Connect call is retried within it: the time budget before
 //! Lambda's deadline, which failures, how long to wait between attempts, until when, and how long one
-//! attempt may take. Pure: `pipeline` runs the attempts and asks this module.
+//! attempt may take. Pure: `pipeline` runs the attempts and asks this module. The rules and the
+//! measurements behind their constants: docs/how-it-decides.md, "Retries".
 //!
 //! Written here rather than left to the SDK's retry layer: the SDK retries with a fixed number of
 //! attempts and knows neither the invocation's deadline nor the per-API budget (`budget`), so its
 //! retries would go out unpaced and its back-off could outlast a contact flow's wait. Every attempt
 //! reuses the call's ClientToken, so a retry after an attempt whose answer was lost is a replay,
 //! never a second monitor.
-//!
-//! - Retried: throttling, 5xx and other failures of the service or the network, and an attempt cut
-//!   off to leave time for another. Not retried: every answer that says something about the request
-//!   (invalid, not found, access denied, a supervisor at their limit).
-//! - Back-off: the n-th retry waits a random time between a tenth and all of
-//!   `FIRST_BACKOFF x 1.25^(n-1)` (at most [`MAX_BACKOFF`]): the first within 50-500 ms. Growing by a
-//!   quarter, to 1 s at most: beside another client on a saturated quota each attempt is a race for
-//!   the next token (one every half second at 2 requests/s), and a wait much longer than that lets the
-//!   other client take the tokens it skips. A contact flow's 2.5 s hold 5-7 attempts; in a batch the
-//!   pacer spaces them further (each waits for its turn).
-//! - Until: a retry starts no later than the retry window's end (`CONNECT_RETRY_SECONDS` from the
-//!   start of a single invocation; an SQS batch's deadline), and only when an attempt as long as the
-//!   last one can still finish before the deadline; `AWS_MAX_ATTEMPTS`, when set, caps the attempts.
-//!   When a single invocation's draw lands past its window's end, the retry goes at the window's last
-//!   moment instead (if that is no sooner than the draw's shortest wait): the caller waits that long
-//!   anyway, and one more race for a token is the difference between a monitor and an error. A
-//!   batch's window is its deadline: the time left there belongs to its other records.
-//! - One attempt may take until the deadline: a slow answer is not a failure. It is cut short, after
-//!   [`STALLED_ATTEMPT`], only when another attempt can still start within the window after it.
 
 use std::time::{Duration, SystemTime};
 
