@@ -1,24 +1,9 @@
-//! The supervisor pools: which configured supervisor takes a contact.
-//!
-//! GetCurrentUserData (one call per instance and batch, `Agents` filter = every pool's members)
-//! reports the members who are logged in to the CCP, each with the contacts they are on; a monitor
-//! they run shows as a contact whose InitiationMethod is MONITOR. A member is *eligible* when they
-//! are in that answer and monitor fewer than `MAX_MONITORS_PER_SUPERVISOR` contacts, counting the
-//! monitors this batch has started for them.
-//!
-//! Each pick ranks the eligible members by rendezvous (highest-random-weight) hashing: a member's
-//! weight is the first 8 bytes, big-endian, of SHA-256 over a domain and length-prefixed fields, as
-//! for the ClientToken, and the user ID breaks a tie. For Connect's own events the fields are the
-//! monitor's (instance ID, contact ID, purpose, user ID) under `"monitor-contact/contact-pool-rank/v1"`;
-//! for other events the (event ID, user ID) under `"monitor-contact/pool-rank/v1"`. So contacts spread
-//! evenly over the members, every delivery and every event about a contact ranks the members the
-//! same way, and a member logging in or out moves only the contacts that member wins.
-//!
-//! In a batch, picks are made in order (`Seats`): each takes the highest-ranked member with room
-//! left, so nobody is given more than the limit and contacts beyond the pools' capacity get nobody
-//! (and cost no MonitorContact call). A pick that started no monitor gives its seat back; a member
-//! Connect refused takes nobody else in the batch. The same batch and the same answers always give
-//! the same assignment.
+//! The supervisor pools: which configured supervisor takes a contact. GetCurrentUserData says who is
+//! logged in and how many contacts each monitors; rendezvous hashing ranks the eligible members, so
+//! that every event about a contact ranks them the same way and a member logging in or out moves only
+//! the contacts that member wins; in a batch, picks are made in order (`Seats`), nobody beyond the
+//! limit. The steps and why: docs/how-it-decides.md, "Supervisor pool"; the ranking is pinned by the
+//! test vectors below.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
