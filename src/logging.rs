@@ -1,22 +1,10 @@
-//! The function's log output: Lambda's logging controls, one rule no level setting can lift, and
-//! the one log line per event ([`EventLog`]).
+//! The function's log output: Lambda's logging controls (as `lambda_runtime`'s default subscriber,
+//! without ANSI colour codes), one rule no level setting can lift, and the one log line per event
+//! ([`EventLog`]).
 //!
-//! As `lambda_runtime`'s default subscriber: `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`, which may hold
-//! per-target directives) sets the level, `INFO` by default; `AWS_LAMBDA_LOG_FORMAT=JSON` writes JSON
-//! lines; no timestamps (CloudWatch adds them). Unlike it, text lines carry no ANSI colour codes,
-//! which CloudWatch shows as garbage.
-//!
-//! The rule: two sources log customer data at TRACE, and their TRACE events are dropped whatever the
-//! configured level (`AWS_LAMBDA_LOG_LEVEL=TRACE`, `RUST_LOG=trace`, per-target directives alike):
-//!
-//! - the SDK's orchestrator (`aws_smithy_runtime::client::orchestrator`) logs every operation's
-//!   deserialized output with `Debug`, and DescribeContact's output holds the customer's phone number
-//!   and the contact's attributes, which the SDK does not redact;
-//! - `lambda_runtime` logs every raw payload (`lambda_runtime::layers::api_response`, "raw JSON event
-//!   received from Lambda"), and a contact-flow event holds the customer's number and attributes.
-//!
-//! The SDK's and the runtime's other TRACE and DEBUG output (attempts, retries, timings; raw bodies
-//! stay redacted unless `LOG_SENSITIVE_BODIES=true`) still goes through.
+//! The rule: the SDK's orchestrator and `lambda_runtime` log customer data (DescribeContact's output,
+//! raw payloads) at TRACE, so their TRACE events are dropped whatever the configured level. Why and
+//! what still goes through: docs/operations.md, "Logs".
 
 use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;

@@ -1,31 +1,10 @@
-//! QA rules (`QA_RULES`): whom automatic QA monitoring takes, how often, and by whom.
+//! QA rules (`QA_RULES`): whom automatic QA monitoring takes, how often, and by whom. Read and
+//! checked once at init; applied to Amazon Connect contact events only, the first rule whose matchers
+//! all hold deciding. The rules' fields and how they match: docs/how-it-decides.md, "QA rules";
+//! their limits: docs/configuration.md, "QA rule fields".
 //!
-//! A JSON array of rules, read and validated once at init, applied to Amazon Connect contact events
-//! only. Rules are tried in order and the first whose matchers all hold decides: its `percent` (the
-//! same per-contact sampling as `SAMPLE_PERCENT`, see `sampling`) and its `supervisors` (a pool for
-//! that rule's contacts; without one the function's default supervisor or pool applies).
-//!
-//! ```json
-//! [{"name": "new-hires", "agents": ["<user id>"], "percent": 100, "supervisors": ["<user id>"]},
-//!  {"name": "billing", "queues": ["<queue id>"], "channels": ["VOICE"], "percent": 25},
-//!  {"name": "everyone-else", "percent": 5}]
-//! ```
-//!
-//! Matchers, each optional (a rule with none matches every contact): `agents` (user IDs, against the
-//! user in `detail.agentInfo.agentArn`), `queues` (queue IDs, against `detail.queueInfo.queueArn`),
-//! `channels` (`VOICE`, `CHAT`, any letter case), `hierarchyGroups` (agent hierarchy group IDs or
-//! agent-group ARNs, against any of the five levels of `detail.agentInfo.hierarchyGroups`). An event
-//! without the field a matcher needs does not match that rule.
-//!
-//! Quotas (issue 18, see `quota`): `perAgent` and `perReviewer`, each `{"count": 1..=1000, "per":
-//! "day" | "week" | "month"}`. With either, `percent` is optional (default 100) and applies first.
-//! `perReviewer` needs a pool (the rule's `supervisors` or `SUPERVISOR_POOL_USER_IDS`; `config` checks
-//! that, and that `QA_STATE_TABLE` is set for any quota).
-//!
-//! Decision: a rule with `perAgent` does not match an event without an agent
-//! (`detail.agentInfo.agentArn`, absent on `INITIATED` and `QUEUED`), as if it had an `agents`
-//! matcher: its quota is counted per agent, and an event without one has nobody to count against.
-//! The next rule may take such an event.
+//! Decision: a rule with `perAgent` does not match an event without an agent (its quota is counted per
+//! agent, and such an event has nobody to count against); the next rule may take it.
 
 use serde_json::{Map, Value};
 

@@ -1,7 +1,8 @@
-//! The QA state of quota rules (issue 18): per-agent and per-reviewer counters, the claim that makes a
-//! contact count once, and the record of every monitor a quota rule started, in one DynamoDB table
-//! (`QA_STATE_TABLE`, created by `template.yaml`). The seam is [`QaState`], as `connect::Connect` is
-//! Connect's; [`DynamoState`] implements it over the SDK's DynamoDB client.
+//! The QA state of quota rules: per-agent and per-reviewer counters, the claim that makes a contact
+//! count once, and the record of every monitor a quota rule started, in one DynamoDB table
+//! (`QA_STATE_TABLE`). The seam is [`QaState`], as `connect::Connect` is Connect's; [`DynamoState`]
+//! implements it over the SDK's DynamoDB client. The quotas' rules: docs/how-it-decides.md, "Quotas
+//! per agent, spread over the period".
 //!
 //! The table's key is `pk` (S) and `sk` (S); every item has `expires` (N, epoch seconds), the TTL
 //! attribute: the event's time plus `QA_RECORD_DAYS`.
@@ -13,15 +14,12 @@
 //! | claim | `claim#<rule>#<contact id>` | `claim` | `state` (`pending`, `started`), `expires` |
 //! | record | `record#<rule>#<local day>` | `<event time>#<contact id>` | see [`Record`] |
 //!
-//! Limits are exact under any concurrency because a slot is taken in one transaction that puts the
-//! claim only if it does not exist and increments each counter only while it is below its limit: two
-//! environments racing for the last slot cannot both succeed, and a second event about the same
-//! contact finds its claim and takes nothing ([`Taken::Held`]). A slot is given back (the claim deleted,
-//! the counters decremented, in one transaction) only while the claim is `pending`, so a monitor that
-//! started (the claim `started` by [`QaState::record`]) is never given back.
-//!
-//! Errors ([`StateError`]) name the operation and the kind of failure, never a key: keys hold user and
-//! contact IDs.
+//! Why limits hold under any concurrency: a slot is taken in one transaction that puts the claim only
+//! if it does not exist and increments each counter only while below its limit, so two environments
+//! racing for the last slot cannot both succeed, and a second event about a contact finds its claim
+//! ([`Taken::Held`]). A slot is given back only while its claim is `pending`, so a monitor that started
+//! is never given back. Errors ([`StateError`]) name the operation, never a key (keys hold user and
+//! contact IDs).
 
 use std::collections::HashMap;
 use std::fmt;
