@@ -1,22 +1,10 @@
 //! The Connect calls for N planned targets (a single invocation is a batch of one), in as few calls
-//! as the batch allows, under the pacer and one deadline:
-//!
-//! 1. Targets that stand for the same monitor (the same ClientToken: every event about a contact on
-//!    the automatic paths, redeliveries) form one group, served by one monitor.
-//! 2. The groups are served in turn, each with its own calls, so that what was checked is still true
-//!    when its monitor starts and a batch too large for the deadline still starts monitors:
-//!    - a pool pick: one GetCurrentUserData per instance, when the first group of that instance
-//!      needs it (or the answer a warm environment kept, `USER_DATA_CACHE_SECONDS`), then the seats
-//!      as this run left them (`pool::Seats`): nobody beyond their limit, and a contact beyond the
-//!      pools' room gets `NO_SUPERVISOR_AVAILABLE` with no call at all;
-//!    - with `VERIFY_CONTACT`, one DescribeContact per contact: a contact that has ended, is a
-//!      monitor or is on a channel not monitored is skipped (and its seat given back);
-//!    - one MonitorContact. On the automatic paths an answer that is a normal day is a skip: the
-//!      token already used (`ALREADY_MONITORED`), the default supervisor unavailable
-//!      (`SUPERVISOR_UNAVAILABLE`, and nobody asks Connect for them again in this run), the contact
-//!      gone: then one DescribeContact (unless the live check already ran) tells an ended contact
-//!      (`CONTACT_ENDED`) from a configuration problem (an error). A pool member Connect refused
-//!      takes nobody else in this run; a pick that started nothing gives its seat back.
+//! as the batch allows, under the pacer and one deadline. Targets that stand for the same monitor
+//! (one ClientToken) form a group served by one monitor; groups are served in turn, each with its own
+//! calls (pool pick, live check, MonitorContact), so that what was checked is still true when its
+//! monitor starts. Which calls and when: docs/how-it-decides.md, "Connect calls per event" and
+//! "Supervisor pool"; which refusals are skips on the automatic paths: docs/events-and-errors.md,
+//! "Outputs".
 //!
 //! Each call waits for its turn (`budget`) and must start and end before the deadline: a group the
 //! invocation had no time left for fails with `DeadlineExceeded`, never silently.
@@ -1026,7 +1014,8 @@ mod tests {
             snapshots: &snapshots,
             state: None::<&DynamoState>,
         };
-        let window = Window::to_deadline(Instant::now() + Duration::from_secs(3), None);
+        // Two attempts: at once, then two intervals of the halved rate later (4 s).
+        let window = Window::to_deadline(Instant::now() + Duration::from_secs(6), None);
         let (resolved, calls) = run(&env, calls(&targets), window).await;
         assert_eq!(
             labels(&resolved),
